@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,7 +41,8 @@ class LoadedLibrary;
 
 struct ModuleInfo {
   ModuleKind kind;
-  std::string name;     // as the module spells it
+  std::string name;            // as the module spells it
+  std::string canonical_name;  // canonical_module_name(name): the registry's key with kind
   std::string version;  // the module's own version
   std::string summary;
   uint16_t abi_major = 0;
@@ -52,11 +55,19 @@ struct ModuleInfo {
 // A file that was not loaded, and why. The reason names what was found and what was expected,
 // e.g. "ABI major version 2, this host supports 1 (tandem ABI 1.0)".
 struct Refusal {
-  std::filesystem::path file;
+  std::filesystem::path file;  // as found (a symlink is named as such, not by its target)
   std::string reason;
+  // What the file would have provided, where known (from its descriptor, else from a file name of
+  // the form libtandem-<kind>-<name>.so), so that get() can point at it when the name is asked for.
+  std::optional<ModuleKind> kind;
+  std::string name;
+
+  // One line for a user: "refused module file '<file>': <reason>".
+  std::string message() const;
 };
 
-// An instance of a module, destroyed (descriptor->destroy) when the last owner lets go.
+// An instance of a module, destroyed (descriptor->destroy) when the last owner lets go. It keeps its
+// library loaded: an instance may outlive the registry that made it.
 class ModuleInstance {
  public:
   ModuleInstance(std::shared_ptr<LoadedLibrary> library, const tandem_module_descriptor* descriptor,
@@ -67,7 +78,10 @@ class ModuleInstance {
 
   void* handle() const { return handle_; }
   const tandem_module_descriptor& descriptor() const { return *descriptor_; }
-  // The kind's function table; its struct_size has been checked against T at creation.
+  ModuleKind kind() const { return static_cast<ModuleKind>(descriptor_->kind); }
+  const char* module_name() const { return descriptor_->name; }
+  // The kind's function table (e.g. tandem_scheduler_vtable). Its struct_size was checked at load
+  // against the kind's ABI 1.0 table, so every 1.0 entry is there and non-null.
   template <class T>
   const T& vtable() const {
     return *static_cast<const T*>(descriptor_->vtable);
@@ -92,29 +106,41 @@ class ModuleError : public std::runtime_error {
 
 class ModuleRegistry {
  public:
+  // Size of the buffer a factory may write its failure message into (tandem_error.capacity).
+  static constexpr size_t kFactoryErrorCapacity = 1024;
+
   ModuleRegistry();
+  // Releases every library no instance still holds (dlclose): a clean unload at exit.
   ~ModuleRegistry();
   ModuleRegistry(const ModuleRegistry&) = delete;
   ModuleRegistry& operator=(const ModuleRegistry&) = delete;
 
   // The directories scanned by default, in order: the module directory next to libtandem (the build
   // tree's or the installed one's lib/tandem/modules), then each entry of TANDEM_MODULE_PATH
-  // (':'-separated), then `extra` (the CLI's --module-path). Missing directories are skipped.
+  // (':'-separated; empty entries ignored; relative entries made absolute), then `extra` (the CLI's
+  // --module-path). A directory named twice (same canonical path) is kept at its first place only.
+  // Directories that do not exist stay in the list (so that a CLI can show them); scan() skips them.
   static std::vector<std::filesystem::path> default_search_path(
       const std::vector<std::filesystem::path>& extra = {});
 
-  // Scans each directory (non-recursively) for files named libtandem-*.so and reads their
-  // descriptors. A directory that does not exist is skipped; one that others can write to is a
-  // refusal. May be called more than once; modules already known are kept.
+  // Scans each directory (non-recursively, files in name order) for files named libtandem-*.so and
+  // reads their descriptors; nothing is created. A directory that does not exist is skipped; one
+  // that others can write to is a refusal and none of its files is loaded. May be called more than
+  // once: a file already seen (same canonical path, loaded or refused) is not read again, and a
+  // module that a later scan finds a second copy of is refused with that copy (both named).
   void scan(const std::vector<std::filesystem::path>& directories);
-  // Loads one file (a path given explicitly); the result lands in modules() or refusals().
+  // Loads one file given explicitly (any file name; a name of the form libtandem-<kind>-<name>.so
+  // must agree with the descriptor). The result lands in modules() or refusals().
   void load_file(const std::filesystem::path& file);
 
-  // Loaded modules, sorted by (kind, name); refused files, in scan order.
+  // Loaded modules, sorted by (kind, canonical name); refused files, in the order met.
+  // scan() and load_file() invalidate references into modules(), and pointers from find()/get().
   const std::vector<ModuleInfo>& modules() const { return modules_; }
   const std::vector<Refusal>& refusals() const { return refusals_; }
+  // The directories scan() was asked to read, in order, as given.
+  const std::vector<std::filesystem::path>& scanned_directories() const { return scanned_; }
 
-  // nullptr if absent.
+  // Matches canonical names (WarmupLR == warmup_lr == warmup-lr). nullptr if absent.
   const ModuleInfo* find(ModuleKind kind, std::string_view name) const;
   // Throws ModuleError naming the kind and listing the names available for it (and mentioning a
   // refused file that would have provided it, if any).
@@ -123,13 +149,26 @@ class ModuleRegistry {
   // Validates `params` (a JSON object, or null for "no params") against the module's schema, fills
   // defaults, and calls the module's factory. `source` names the config text for messages; `label`
   // names the instance ("student.scheduler"). Throws ModuleError with the JSON path and line:column
-  // of the offending value, or the file and the factory's reason.
+  // of the offending value, or the file and the factory's status and reason.
   std::shared_ptr<ModuleInstance> create(const ModuleInfo& module, const json::Value* params,
                                          const std::string& source, const std::string& label) const;
 
  private:
+  struct Candidate;
+  void load_batch(const std::vector<std::filesystem::path>& files);
+
   std::vector<ModuleInfo> modules_;
   std::vector<Refusal> refusals_;
+  std::vector<std::filesystem::path> scanned_;
+  std::vector<std::filesystem::path> seen_files_;  // canonical paths already read
+  // (kind, canonical name) -> every file that claimed it when more than one did; all are refused,
+  // and so is any later file claiming it.
+  struct Contested {
+    ModuleKind kind;
+    std::string canonical_name;
+    std::vector<std::filesystem::path> files;
+  };
+  std::vector<Contested> contested_;
 };
 
 }  // namespace tandem

@@ -215,10 +215,32 @@ size_t token_start(std::string_view text, size_t end) {
   return i;
 }
 
+// A read-only string stream for RapidJSON. Its own type matters: RapidJSON copies a
+// GenericStringStream into locals while it parses (StreamLocalCopy), so a handler holding the
+// caller's stream would see a stale offset. A stream type without the copy optimisation is used by
+// reference, and Tell() is exact when each handler event fires.
+class TrackedStream {
+ public:
+  using Ch = char;
+  explicit TrackedStream(const char* text) : head_(text), src_(text) {}
+  Ch Peek() const { return *src_; }
+  Ch Take() { return *src_++; }
+  size_t Tell() const { return static_cast<size_t>(src_ - head_); }
+  // Output side, required by RapidJSON's stream concept but never used by a read-only parse.
+  Ch* PutBegin() { return nullptr; }
+  void Put(Ch) {}
+  void Flush() {}
+  size_t PutEnd(Ch*) { return 0; }
+
+ private:
+  const char* head_;
+  const char* src_;
+};
+
 // Builds the tree from SAX events. Containers under construction sit on a stack.
 class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> {
  public:
-  Builder(std::string_view text, const rapidjson::StringStream& stream, std::string source)
+  Builder(std::string_view text, const TrackedStream& stream, std::string source)
       : text_(text), stream_(stream), source_(std::move(source)) {}
 
   bool Null() { return add(Value::null(), token_begin()); }
@@ -264,7 +286,18 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
     size_t key_pos = 0;
   };
 
-  size_t token_begin() const { return token_start(text_, stream_.Tell()); }
+  // RapidJSON reads strings, keys and numbers through a local copy of the stream (StreamLocalCopy)
+  // and writes the offset back only after the handler returns: during those events Tell() is still
+  // where the token starts. Literals (true, false, null) are read on the stream itself, so Tell() is
+  // past them, on a delimiter, and the token is found by walking back.
+  size_t token_begin() const {
+    const size_t tell = stream_.Tell();
+    if (tell < text_.size()) {
+      const char c = text_[tell];
+      if (c == '"' || c == '-' || (c >= '0' && c <= '9')) return tell;
+    }
+    return token_start(text_, tell);
+  }
 
   bool open(Value container) {
     const size_t start = stream_.Tell() - 1;
@@ -295,7 +328,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   }
 
   std::string_view text_;
-  const rapidjson::StringStream& stream_;
+  const TrackedStream& stream_;
   std::string source_;
   std::vector<Frame> stack_;
   Value root_;
@@ -309,7 +342,7 @@ Document parse(std::string_view text, std::string source) {
   const std::string buffer(text);
   if (const size_t nul = buffer.find('\0'); nul != std::string::npos)
     throw ParseError(source, position_of(buffer, nul), "NUL byte in the document");
-  rapidjson::StringStream stream(buffer.c_str());
+  TrackedStream stream(buffer.c_str());
   Builder builder(buffer, stream, source);
   rapidjson::Reader reader;
   constexpr unsigned flags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag |

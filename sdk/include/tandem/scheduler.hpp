@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "tandem/module.hpp"
@@ -48,22 +50,33 @@ class Scheduler {
 
   void step() { ++iteration_; }
   int64_t iteration() const { return iteration_; }
+  // The number of groups bound (0 before bind()).
+  size_t group_count() const { return base_lrs_.size(); }
 
   // Checkpoint state: "last_batch_iteration=<n>". Override both to keep more.
   virtual std::string save_state() const { return "last_batch_iteration=" + std::to_string(iteration_); }
   virtual void load_state(std::string_view state) {
     constexpr std::string_view key = "last_batch_iteration=";
+    if (state.substr(0, key.size()) != key) throw std::invalid_argument(not_a_state(state));
     int64_t it = 0;
     const char* end = state.data() + state.size();
-    if (state.substr(0, key.size()) != key ||
-        std::from_chars(state.data() + key.size(), end, it).ptr != end || it < -1)
-      throw std::invalid_argument("scheduler state is not 'last_batch_iteration=<n>' with n >= -1");
+    const std::from_chars_result parsed = std::from_chars(state.data() + key.size(), end, it);
+    // ec catches "last_batch_iteration=" with no digits, where ptr == end too.
+    if (parsed.ec != std::errc() || parsed.ptr != end || it < -1) throw std::invalid_argument(not_a_state(state));
     iteration_ = it;
   }
 
  protected:
+  // Puts the counter at `iteration` (>= -1): DeepSpeed's last_batch_iteration constructor argument,
+  // for a schedule resumed without a checkpoint. Call it from bind(), after the base bind(), which
+  // resets the counter to -1.
+  void start_at(int64_t iteration) {
+    if (iteration < -1)
+      throw std::invalid_argument("last_batch_iteration must be >= -1, got " + std::to_string(iteration));
+    iteration_ = iteration;
+  }
+
   std::span<const double> base_lrs() const { return base_lrs_; }
-  size_t group_count() const { return base_lrs_.size(); }
   bool has_betas() const { return has_betas_; }
 
   // Spreads a per-group parameter over the groups: one value is broadcast, otherwise the count must
@@ -77,6 +90,14 @@ class Scheduler {
   }
 
  private:
+  static std::string not_a_state(std::string_view state) {
+    constexpr size_t shown = 64;  // enough to recognise the text, not a whole corrupt blob
+    std::string text;
+    for (const char c : state.substr(0, shown)) text += (c >= 0x20 && c < 0x7f) ? c : '?';  // printable only
+    return "scheduler state is not 'last_batch_iteration=<n>' with n >= -1: got \"" + text +
+           (state.size() > shown ? "...\"" : "\"") + " (" + std::to_string(state.size()) + " bytes)";
+  }
+
   std::vector<double> base_lrs_;
   bool has_betas_ = false;
   int64_t iteration_ = -1;
@@ -104,6 +125,12 @@ struct SchedulerAdapter {
       if (out == nullptr || out->lrs == nullptr || out->group_count == 0)
         throw std::invalid_argument("values: no output arrays");
       const size_t n = out->group_count;
+      // compute() indexes its per-group tables by the output's size: refuse any other count.
+      if (n != self(p).group_count())
+        throw std::invalid_argument(self(p).group_count() == 0
+                                        ? std::string("values: the scheduler is not bound to an optimizer yet")
+                                        : "values: " + std::to_string(n) + " groups asked, " +
+                                              std::to_string(self(p).group_count()) + " bound");
       ScheduleValues v{std::span<double>(out->lrs, n),
                        out->momenta ? std::span<double>(out->momenta, n) : std::span<double>(),
                        out->second_betas ? std::span<double>(out->second_betas, n) : std::span<double>()};

@@ -1,0 +1,49 @@
+// The `tandem` command line: one function per subcommand, sharing option groups from here.
+// Exit codes: 0 success, 1 a run that failed, 2 bad input (the reason on stderr).
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tandem/accelerator.hpp"
+
+namespace tandem::cli {
+
+namespace po = boost::program_options;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadInput = 2;
+
+// Thrown for bad command-line input; main() prints it and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using Args = std::vector<std::string>;  // a subcommand's arguments, after its name
+
+int run_modules(const Args& args);
+int run_config(const Args& args);  // check | explain
+int run_schedule(const Args& args);
+
+// --module-path DIR (repeatable).
+void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs);
+std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& dirs);
+
+// The run's facts that "auto" values resolve from: --hidden-size, --world-size, --micro-batch,
+// --grad-accum, --lr, --weight-decay, --warmup-steps, --total-steps, --mixed-precision.
+struct RunFacts {
+  PrepareInputs prepare;
+  AcceleratorOptions accelerator;
+};
+void add_run_fact_options(po::options_description& options);
+RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::string>& module_path);
+
+// Parses `args` against `options` (with `positional`), handling --help: returns false when help was
+// printed. Throws UsageError for unknown or malformed options.
+bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,
+           po::variables_map& vm, const std::string& usage);
+
+}  // namespace tandem::cli

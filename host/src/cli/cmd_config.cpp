@@ -1,0 +1,148 @@
+// `tandem config check` and `tandem config explain`.
+#include <iostream>
+
+#include "cli/cli.hpp"
+
+namespace tandem::cli {
+
+namespace {
+
+constexpr const char* kCheckUsage =
+    "usage: tandem config check FILE... [--module-path DIR]...\n"
+    "Validates each DeepSpeed config: every key DeepSpeed defines, its type, range and deprecated\n"
+    "spellings, and that its optimizer and scheduler name loadable modules. Warnings go to stderr.";
+
+constexpr const char* kExplainUsage =
+    "usage: tandem config explain FILE [--hidden-size H] [--world-size N] [--micro-batch B]\n"
+    "           [--grad-accum G] [--lr X] [--weight-decay X] [--warmup-steps N] [--total-steps N]\n"
+    "           [--mixed-precision no|fp16|bf16] [--format text|json]\n"
+    "Prints the config with every \"auto\" resolved as prepare() would for a run with these facts,\n"
+    "then each \"auto\" with the value chosen and why.";
+
+// The config's optimizer and scheduler must name modules this installation has.
+void check_modules_exist(const DeepSpeedConfig& config, const ModuleRegistry& registry) {
+  struct Block {
+    const char* key;
+    ModuleKind kind;
+  };
+  for (const Block b : {Block{"optimizer", ModuleKind::Optimizer}, Block{"scheduler", ModuleKind::Scheduler}}) {
+    const json::Value* block = config.tree().find(b.key);
+    if (block == nullptr || !block->is_object()) continue;
+    const json::Value* type = block->find("type");
+    if (type == nullptr || !type->is_string()) continue;
+    try {
+      registry.get(b.kind, type->as_string());
+    } catch (const ModuleError& e) {
+      throw ConfigError(config.source(), type->position(), type->path(), e.what());
+    }
+  }
+}
+
+int check(const Args& args) {
+  std::vector<std::string> files, dirs;
+  po::options_description options("tandem config check");
+  add_module_path_option(options, dirs);
+  options.add_options()("file", po::value(&files), "config files");
+  po::positional_options_description positional;
+  positional.add("file", -1);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm, kCheckUsage)) return kExitOk;
+  if (files.empty()) throw UsageError(std::string("no config file given\n") + kCheckUsage);
+
+  ModuleRegistry registry;
+  registry.scan(ModuleRegistry::default_search_path(to_paths(dirs)));
+  int status = kExitOk;
+  for (const std::string& file : files) {
+    try {
+      const DeepSpeedConfig config = load_config_file(file);
+      for (const ConfigIssue& w : config.warnings()) std::cerr << "warning: " << w.to_string() << "\n";
+      check_modules_exist(config, registry);
+      std::cout << file << ": ok\n";
+    } catch (const ConfigError& e) {
+      std::cerr << e.what() << "\n";
+      status = kExitBadInput;
+    }
+  }
+  return status;
+}
+
+json::Value resolution_json(const ResolvedConfig& resolved) {
+  json::Value autos = json::Value::array();
+  for (const AutoResolution& r : resolved.resolutions) {
+    json::Value entry = json::Value::object();
+    entry.set("path", json::Value::string(r.path));
+    entry.set("at", json::Value::string(json::where(r.source, r.position)));
+    entry.set("value", r.value);
+    entry.set("why", json::Value::string(r.why));
+    autos.push_back(std::move(entry));
+  }
+  json::Value derived = json::Value::array();
+  for (const Derivation& d : resolved.derived) {
+    json::Value entry = json::Value::object();
+    entry.set("path", json::Value::string(d.path));
+    entry.set("value", d.value);
+    entry.set("why", json::Value::string(d.why));
+    derived.push_back(std::move(entry));
+  }
+  json::Value out = json::Value::object();
+  out.set("config", resolved.tree);
+  out.set("auto", std::move(autos));
+  out.set("derived", std::move(derived));
+  return out;
+}
+
+int explain(const Args& args) {
+  std::string file, format;
+  std::vector<std::string> dirs;
+  po::options_description options("tandem config explain");
+  add_module_path_option(options, dirs);
+  add_run_fact_options(options);
+  options.add_options()("format", po::value(&format)->default_value("text"), "text, or json (one object)")(
+      "file", po::value(&file), "the config file");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm, kExplainUsage)) return kExitOk;
+  if (file.empty()) throw UsageError(std::string("no config file given\n") + kExplainUsage);
+  if (format != "text" && format != "json") throw UsageError("--format must be text or json, not '" + format + "'");
+
+  const RunFacts facts = read_run_facts(vm, dirs);
+  PluginSet plugins;
+  plugins.add("explained", DeepSpeedPlugin(load_config_file(file)));
+  State::reset();
+  Accelerator accelerator(std::move(plugins), facts.accelerator);
+  const Prepared prepared = accelerator.prepare(facts.prepare);
+  const ResolvedConfig& resolved = prepared.config();
+  for (const ConfigIssue& w : resolved.warnings) std::cerr << "warning: " << w.to_string() << "\n";
+
+  if (format == "json") {
+    std::cout << json::to_string(resolution_json(resolved), true) << "\n";
+    return kExitOk;
+  }
+  std::cout << json::to_string(resolved.tree, true) << "\n\n";
+  std::cout << (resolved.resolutions.empty() ? "no \"auto\" values\n" : "\"auto\" values:\n");
+  for (const AutoResolution& r : resolved.resolutions)
+    std::cout << "  " << r.path << " = " << json::to_string(r.value) << "\n      " << r.why << " ("
+              << json::where(r.source, r.position) << ")\n";
+  if (!resolved.derived.empty()) {
+    std::cout << "derived:\n";
+    for (const Derivation& d : resolved.derived)
+      std::cout << "  " << d.path << " = " << json::to_string(d.value) << "\n      " << d.why << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_config(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kCheckUsage << "\n\n" << kExplainUsage << "\n";
+    return args.empty() ? kExitBadInput : kExitOk;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "check") return check(rest);
+  if (args[0] == "explain") return explain(rest);
+  throw UsageError("unknown config command '" + args[0] + "' (check or explain)");
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,64 @@
+// `tandem`: the command line of the tandem runtime. Dispatches to one subcommand.
+#include <iostream>
+
+#include "cli/cli.hpp"
+#include "tandem/abi.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: tandem <command> [options]
+
+commands:
+  modules            list the loadable modules and the files that were refused
+  config check       validate DeepSpeed configs
+  config explain     print a config with every "auto" resolved, and why
+  schedule           print a config's learning-rate schedule as CSV
+
+`tandem <command> --help` describes a command's options.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tandem::cli;
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitBadInput;
+  }
+  const std::string command = argv[1];
+  const Args args(argv + 2, argv + argc);
+  try {
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (command == "--version") {
+      std::cout << "tandem " << TANDEM_VERSION << " (module ABI " << TANDEM_ABI_MAJOR << "." << TANDEM_ABI_MINOR
+                << ")\n";
+      return kExitOk;
+    }
+    if (command == "modules") return run_modules(args);
+    if (command == "config") return run_config(args);
+    if (command == "schedule") return run_schedule(args);
+    std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
+    return kExitBadInput;
+  } catch (const UsageError& e) {
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::ModuleError& e) {
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::PluginError& e) {
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitFailed;
+  }
+}

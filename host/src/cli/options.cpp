@@ -1,0 +1,78 @@
+// Option groups shared by several subcommands, and the parse step with --help.
+#include <iostream>
+
+#include "cli/cli.hpp"
+
+namespace tandem::cli {
+
+void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs) {
+  options.add_options()("module-path", po::value(&dirs)->composing(),
+                        "a directory of modules, scanned after the default ones (repeatable)");
+}
+
+std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& dirs) {
+  return {dirs.begin(), dirs.end()};
+}
+
+void add_run_fact_options(po::options_description& options) {
+  options.add_options()
+      ("hidden-size", po::value<int64_t>(), "the model's hidden size (bucket sizes, persistence threshold)")
+      ("world-size", po::value<int64_t>()->default_value(1), "data-parallel ranks")
+      ("micro-batch", po::value<int64_t>(), "batch size per rank (as the data loader's)")
+      ("grad-accum", po::value<int64_t>(), "gradient accumulation steps")
+      ("lr", po::value<double>(), "the optimizer's learning rate")
+      ("weight-decay", po::value<double>(), "the optimizer's weight decay")
+      ("warmup-steps", po::value<int64_t>(), "warm-up steps of the schedule")
+      ("total-steps", po::value<int64_t>(), "optimizer steps of the run")
+      ("mixed-precision", po::value<std::string>()->default_value("no"), "no, fp16 or bf16 (fills an \"auto\" enabled)");
+}
+
+RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::string>& module_path) {
+  RunFacts facts;
+  auto optional_int = [&](const char* name) -> std::optional<int64_t> {
+    if (!vm.count(name)) return std::nullopt;
+    return vm[name].as<int64_t>();
+  };
+  auto optional_double = [&](const char* name) -> std::optional<double> {
+    if (!vm.count(name)) return std::nullopt;
+    return vm[name].as<double>();
+  };
+  facts.prepare.hidden_size = optional_int("hidden-size");
+  facts.prepare.micro_batch = optional_int("micro-batch");
+  facts.prepare.lr = optional_double("lr");
+  facts.prepare.weight_decay = optional_double("weight-decay");
+  facts.prepare.warmup_steps = optional_int("warmup-steps");
+  facts.prepare.total_steps = optional_int("total-steps");
+  facts.accelerator.world_size = vm["world-size"].as<int64_t>();
+  facts.accelerator.gradient_accumulation_steps = optional_int("grad-accum");
+  const std::string mp = vm["mixed-precision"].as<std::string>();
+  const std::optional<MixedPrecision> precision = parse_mixed_precision(mp);
+  if (!precision) throw UsageError("--mixed-precision must be no, fp16 or bf16, not '" + mp + "'");
+  facts.accelerator.mixed_precision = *precision;
+  facts.accelerator.module_path = to_paths(module_path);
+  if (facts.accelerator.world_size < 1) throw UsageError("--world-size must be at least 1");
+  for (const char* name : {"hidden-size", "micro-batch", "grad-accum"})
+    if (auto v = optional_int(name); v && *v < 1) throw UsageError(std::string("--") + name + " must be at least 1");
+  for (const char* name : {"warmup-steps", "total-steps"})
+    if (auto v = optional_int(name); v && *v < 0) throw UsageError(std::string("--") + name + " must not be negative");
+  return facts;
+}
+
+bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,
+           po::variables_map& vm, const std::string& usage) {
+  po::options_description all(options);
+  all.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n" << all << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + "\n" + usage);
+  }
+  return true;
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,284 @@
+// ModuleRegistry: scanning, refusing, deduplicating and looking up modules; creating instances.
+// Each file goes through the same steps (loader/*.hpp): who may write it, its ELF headers, dlopen,
+// the entry point, the descriptor, its file name; then duplicates are settled for the whole batch.
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "loader/descriptor_validation.hpp"
+#include "loader/file_trust.hpp"
+#include "loader/loaded_library.hpp"
+#include "loader/module_names.hpp"
+#include "loader/param_binding.hpp"
+#include "tandem/registry.hpp"
+
+namespace tandem {
+
+namespace fs = std::filesystem;
+
+std::string Refusal::message() const { return "refused module file '" + file.string() + "': " + reason; }
+
+struct ModuleRegistry::Candidate {
+  ModuleInfo info;
+};
+
+namespace {
+
+std::string quoted_list(const std::vector<fs::path>& files) {
+  std::string out;
+  for (const auto& f : files) out += (out.empty() ? "'" : ", '") + f.string() + "'";
+  return out;
+}
+
+std::string module_label(ModuleKind kind, const std::string& name) {
+  return std::string(kind_name(kind)) + " '" + name + "'";
+}
+
+const char* status_name(tandem_status status) {
+  switch (status) {
+    case TANDEM_STATUS_OK: return "OK";
+    case TANDEM_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case TANDEM_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case TANDEM_STATUS_UNSUPPORTED: return "UNSUPPORTED";
+    case TANDEM_STATUS_INTERNAL: return "INTERNAL";
+  }
+  return "an unknown status";
+}
+
+}  // namespace
+
+ModuleRegistry::ModuleRegistry() = default;
+
+ModuleRegistry::~ModuleRegistry() {
+  // Libraries go in the reverse of their (sorted) order; an instance still alive keeps its own.
+  while (!modules_.empty()) modules_.pop_back();
+}
+
+void ModuleRegistry::scan(const std::vector<fs::path>& directories) {
+  std::vector<fs::path> files;
+  std::vector<fs::path> seen_directories;
+  for (const fs::path& dir : directories) {
+    scanned_.push_back(dir);
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) continue;  // a default directory that this installation does not have
+    if (!fs::is_directory(dir, ec)) {
+      refusals_.push_back(Refusal{dir, "not a directory (module paths name directories)", std::nullopt, {}});
+      continue;
+    }
+    const fs::path canonical = fs::canonical(dir, ec);
+    if (!ec && std::find(seen_directories.begin(), seen_directories.end(), canonical) != seen_directories.end())
+      continue;
+    seen_directories.push_back(canonical);
+    if (auto bad = loader::check_not_writable_by_others(dir, "module directory")) {
+      refusals_.push_back(Refusal{dir, *bad + "; none of its modules was loaded", std::nullopt, {}});
+      continue;
+    }
+    std::vector<fs::path> found;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (loader::is_module_file_name(it->path().filename().string())) found.push_back(it->path());
+    if (ec) {
+      refusals_.push_back(Refusal{dir, "cannot list the module directory: " + ec.message(), std::nullopt, {}});
+      continue;
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  load_batch(files);
+}
+
+void ModuleRegistry::load_file(const fs::path& file) { load_batch({file}); }
+
+void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
+  std::vector<Candidate> batch;
+  for (const fs::path& file : files) {
+    Refusal refusal{file, {}, std::nullopt, {}};
+    const std::string file_name = file.filename().string();
+    const std::optional<loader::ModuleFileName> name_on_disk = loader::parse_module_file_name(file_name);
+    if (name_on_disk) {
+      refusal.kind = name_on_disk->kind;
+      refusal.name = name_on_disk->name;
+    }
+    auto refuse = [&](std::string reason) {
+      refusal.reason = std::move(reason);
+      refusals_.push_back(std::move(refusal));
+    };
+
+    std::error_code ec;
+    const fs::path canonical = fs::canonical(file, ec);
+    if (ec) {
+      refuse(fs::is_symlink(file) ? "dangling symlink (its target does not exist)" : "cannot be opened: " + ec.message());
+      continue;
+    }
+    // The same file met again (a second scan, a symlink to a file already read) is the same module.
+    if (std::find(seen_files_.begin(), seen_files_.end(), canonical) != seen_files_.end()) continue;
+    seen_files_.push_back(canonical);
+
+    if (!fs::is_regular_file(canonical, ec)) {
+      refuse("not a regular file");
+      continue;
+    }
+    if (auto bad = loader::check_not_writable_by_others(file, "module file")) {
+      refuse(*bad);
+      continue;
+    }
+    if (name_on_disk == std::nullopt && loader::is_module_file_name(file_name)) {
+      refuse("the file name does not follow libtandem-<kind>-<name>.so with a kind among stage, optimizer, scheduler, "
+             "comm, model");
+      continue;
+    }
+    std::string reason;
+    std::shared_ptr<LoadedLibrary> library = LoadedLibrary::open(file, reason);
+    if (!library) {
+      refuse(reason);
+      continue;
+    }
+    const tandem_module_descriptor* descriptor = library->call_entry_point(reason);
+    if (!reason.empty()) {
+      refuse(reason);
+      continue;
+    }
+    if (auto bad = loader::validate_descriptor(descriptor)) {
+      refuse(*bad);
+      continue;
+    }
+    const auto kind = static_cast<ModuleKind>(descriptor->kind);
+    refusal.kind = kind;
+    refusal.name = descriptor->name;
+    // The name on disk must say what the file is, so that a listing of the directory stays honest.
+    if (name_on_disk && (name_on_disk->kind != kind ||
+                         canonical_module_name(name_on_disk->name) != canonical_module_name(descriptor->name))) {
+      refuse("the file name says " + module_label(name_on_disk->kind, name_on_disk->name) + " but the module is " +
+             module_label(kind, descriptor->name) + "; rename the file to libtandem-" + std::string(kind_name(kind)) +
+             "-" + descriptor->name + ".so");
+      continue;
+    }
+    ModuleInfo info;
+    info.kind = kind;
+    info.name = descriptor->name;
+    info.canonical_name = canonical_module_name(descriptor->name);
+    info.version = descriptor->version;
+    info.summary = descriptor->summary;
+    info.abi_major = descriptor->abi_major;
+    info.abi_minor = descriptor->abi_minor;
+    info.file = file;
+    info.descriptor = descriptor;
+    info.library = std::move(library);
+    batch.push_back(Candidate{std::move(info)});
+  }
+
+  // Duplicates: every file claiming a (kind, name) that another file also claims is refused, naming
+  // the others; neither wins silently, whichever directory comes first.
+  using Key = std::pair<ModuleKind, std::string>;
+  std::map<Key, std::vector<size_t>> claims;  // key -> indices into batch
+  for (size_t i = 0; i < batch.size(); ++i) claims[{batch[i].info.kind, batch[i].info.canonical_name}].push_back(i);
+
+  for (auto& [key, indices] : claims) {
+    auto contested = std::find_if(contested_.begin(), contested_.end(), [&](const Contested& c) {
+      return c.kind == key.first && c.canonical_name == key.second;
+    });
+    auto existing = std::find_if(modules_.begin(), modules_.end(), [&](const ModuleInfo& m) {
+      return m.kind == key.first && m.canonical_name == key.second;
+    });
+    if (indices.size() == 1 && contested == contested_.end() && existing == modules_.end()) {
+      modules_.push_back(std::move(batch[indices[0]].info));
+      continue;
+    }
+    // Everyone who claims the key: earlier claimants first, then this batch's files.
+    std::vector<fs::path> claimants;
+    std::vector<ModuleInfo> losers;
+    if (contested != contested_.end()) claimants = contested->files;
+    if (existing != modules_.end()) {
+      claimants.push_back(existing->file);
+      losers.push_back(std::move(*existing));
+      modules_.erase(existing);
+    }
+    for (size_t i : indices) {
+      claimants.push_back(batch[i].info.file);
+      losers.push_back(std::move(batch[i].info));
+    }
+    for (const ModuleInfo& loser : losers) {
+      std::vector<fs::path> others;
+      for (const fs::path& f : claimants)
+        if (f != loser.file) others.push_back(f);
+      refusals_.push_back(Refusal{
+          loser.file,
+          "duplicate module: " + module_label(loser.kind, loser.name) + " is also provided by " + quoted_list(others) +
+              " (names match ignoring case, '_' and '-'); none of them is loaded: remove all but one",
+          loser.kind, loser.name});
+    }
+    if (contested != contested_.end()) {
+      contested->files = claimants;
+    } else {
+      contested_.push_back(Contested{key.first, key.second, claimants});
+    }
+  }
+
+  std::sort(modules_.begin(), modules_.end(), [](const ModuleInfo& a, const ModuleInfo& b) {
+    return std::pair(a.kind, a.canonical_name) < std::pair(b.kind, b.canonical_name);
+  });
+}
+
+const ModuleInfo* ModuleRegistry::find(ModuleKind kind, std::string_view name) const {
+  const std::string key = canonical_module_name(name);
+  for (const ModuleInfo& m : modules_)
+    if (m.kind == kind && m.canonical_name == key) return &m;
+  return nullptr;
+}
+
+const ModuleInfo& ModuleRegistry::get(ModuleKind kind, std::string_view name) const {
+  if (const ModuleInfo* m = find(kind, name)) return *m;
+  std::string available;
+  for (const ModuleInfo& m : modules_)
+    if (m.kind == kind) available += (available.empty() ? "" : ", ") + m.name;
+  std::string message = "no " + std::string(kind_name(kind)) + " module named '" + std::string(name) + "'; ";
+  message += available.empty() ? "no " + std::string(kind_name(kind)) + " module is loaded"
+                               : "available: " + available;
+  if (!scanned_.empty()) message += "; searched " + quoted_list(scanned_);
+  const std::string key = canonical_module_name(name);
+  for (const Refusal& r : refusals_)
+    if (r.kind == kind && canonical_module_name(r.name) == key)
+      message += "; '" + r.file.string() + "' would provide it but was refused: " + r.reason;
+  throw ModuleError(message);
+}
+
+std::shared_ptr<ModuleInstance> ModuleRegistry::create(const ModuleInfo& module, const json::Value* params,
+                                                       const std::string& source, const std::string& label) const {
+  if (module.descriptor == nullptr || module.library == nullptr)
+    throw ModuleError("create: '" + module.name + "' is not a loaded module (no descriptor)");
+  const tandem_module_descriptor& d = *module.descriptor;
+  const std::string context = module_label(module.kind, module.name) + " from '" + module.file.string() + "'";
+  const std::string instance_name = label.empty() ? module.name : label;
+
+  const loader::BoundParams bound = loader::bind_params(d, params, source, context);
+  const tandem_create_args args{sizeof(tandem_create_args),
+                                static_cast<uint16_t>(TANDEM_ABI_MAJOR),
+                                static_cast<uint16_t>(TANDEM_ABI_MINOR),
+                                bound.data(),
+                                bound.size(),
+                                instance_name.c_str()};
+  std::vector<char> message(kFactoryErrorCapacity, '\0');
+  tandem_error error{sizeof(tandem_error), message.data(), message.size()};
+  void* handle = nullptr;
+  tandem_status status = TANDEM_STATUS_INTERNAL;
+  try {
+    status = d.create(&args, &handle, &error);
+  } catch (...) {
+    throw ModuleError(context + ": creating '" + instance_name +
+                      "' failed: the factory let an exception cross the C boundary (a module bug)");
+  }
+  message.back() = '\0';  // whatever the module wrote, the text ends inside the buffer
+  if (status != TANDEM_STATUS_OK) {
+    const std::string why = message[0] != '\0' ? message.data() : "(the module gave no message)";
+    throw ModuleError(context + ": creating '" + instance_name + "' failed with " + status_name(status) + ": " + why);
+  }
+  if (handle == nullptr)
+    throw ModuleError(context + ": creating '" + instance_name + "': the factory returned OK but no instance");
+  try {
+    return std::make_shared<ModuleInstance>(module.library, module.descriptor, handle, instance_name, module.file);
+  } catch (...) {
+    d.destroy(handle);
+    throw;
+  }
+}
+
+}  // namespace tandem

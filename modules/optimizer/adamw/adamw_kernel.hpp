@@ -1,0 +1,96 @@
+// The Adam/AdamW update of one contiguous range of a shard, in fp32, element by element.
+//
+// Per element, in this order (DeepSpeed's CPU Adam, csrc/includes/cpu_adam.h, and its fused Adam):
+//   g = grad * grad_scale
+//   if weight_decay > 0 and L2 mode:  g = g + weight_decay * p          (classic Adam)
+//   m = beta1 * m + (1 - beta1) * g
+//   v = beta2 * v + (1 - beta2) * (g * g)
+//   denom = sqrt(v) * bc2 + eps            bc2 = 1 / sqrt(1 - beta2^t): eps AFTER the bias correction
+//   if weight_decay > 0 and AdamW mode: p = p + (-lr * weight_decay) * p  (decoupled, = p * (1 - lr*wd))
+//   p = p + (-lr / bc1) * (m / denom)      bc1 = 1 - beta1^t
+// and bc1 = bc2 = 1 without bias correction.
+//
+// Numerics: the per-group constants (1 - beta, bc1, bc2, -lr/bc1, -lr*wd) are computed in double
+// and rounded to float once; the element math is fp32, one rounding per operation, no fused
+// multiply-add (the module is built with -ffp-contract=off) and no fast-math. Decay is applied as
+// p + (-lr*wd)*p rather than p * (1 - lr*wd): 1 - lr*wd rounded to float would carry a relative
+// error of up to 2^-24 / (lr*wd) in the decay itself, a drift that compounds over steps.
+// Every element's result depends on that element's inputs and the group's constants only, so the
+// result is the same bit for bit however the range is cut into chunks, threads or shards.
+//
+// The loop is written for GCC's vectoriser: restrict pointers, the mode as template parameters (no
+// branch inside), the bf16 conversions branch-free, sqrt without errno (-fno-math-errno).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "tandem/dtype.hpp"
+
+namespace tandem_adamw {
+
+enum class Decay { None, L2, Decoupled };
+
+// One group's constants for one step.
+struct StepConstants {
+  float grad_scale;
+  float beta1, one_minus_beta1;
+  float beta2, one_minus_beta2;
+  float bias_correction2;  // 1/sqrt(1 - beta2^t), or 1
+  float eps;
+  float step_size;         // -lr / (1 - beta1^t), or -lr
+  float l2;                // L2 mode: weight_decay
+  float decay;             // AdamW mode: -lr * weight_decay
+  Decay mode;
+};
+
+inline StepConstants make_constants(double lr, double beta1, double beta2, double eps, double weight_decay,
+                                    int64_t step, bool bias_correction, bool adam_w_mode, double grad_scale) {
+  double bc1 = 1.0, bc2 = 1.0;
+  if (bias_correction) {
+    const double t = static_cast<double>(step);
+    bc1 = 1.0 - std::pow(beta1, t);
+    bc2 = 1.0 / std::sqrt(1.0 - std::pow(beta2, t));
+  }
+  StepConstants c{};
+  c.grad_scale = static_cast<float>(grad_scale);
+  c.beta1 = static_cast<float>(beta1);
+  c.one_minus_beta1 = static_cast<float>(1.0 - beta1);
+  c.beta2 = static_cast<float>(beta2);
+  c.one_minus_beta2 = static_cast<float>(1.0 - beta2);
+  c.bias_correction2 = static_cast<float>(bc2);
+  c.eps = static_cast<float>(eps);
+  c.step_size = static_cast<float>(-lr / bc1);
+  c.l2 = static_cast<float>(weight_decay);
+  c.decay = static_cast<float>(-lr * weight_decay);
+  // DeepSpeed applies weight decay only when it is positive; 0 must leave p bit for bit (0 * inf is NaN).
+  c.mode = weight_decay > 0.0 ? (adam_w_mode ? Decay::Decoupled : Decay::L2) : Decay::None;
+  return c;
+}
+
+inline float load_grad(float g) { return g; }
+inline float load_grad(uint16_t g) { return tandem::sdk::bf16_to_float(g); }
+
+// Updates n elements. `Grad` is float or uint16_t (bf16 bits); p16 is written only if kWriteBf16.
+template <class Grad, Decay kMode, bool kWriteBf16>
+void update_range(size_t n, float* __restrict__ p, const Grad* __restrict__ g, float* __restrict__ m,
+                  float* __restrict__ v, uint16_t* __restrict__ p16, const StepConstants& constants) {
+  const StepConstants c = constants;  // locals: no aliasing question for the vectoriser
+  for (size_t i = 0; i < n; ++i) {
+    float grad = load_grad(g[i]) * c.grad_scale;
+    float param = p[i];
+    if constexpr (kMode == Decay::L2) grad = grad + c.l2 * param;
+    const float mi = c.beta1 * m[i] + c.one_minus_beta1 * grad;
+    const float vi = c.beta2 * v[i] + c.one_minus_beta2 * (grad * grad);
+    const float denom = std::sqrt(vi) * c.bias_correction2 + c.eps;
+    if constexpr (kMode == Decay::Decoupled) param = param + c.decay * param;
+    param = param + c.step_size * (mi / denom);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = param;
+    if constexpr (kWriteBf16) p16[i] = tandem::sdk::float_to_bf16(param);
+  }
+}
+
+}  // namespace tandem_adamw

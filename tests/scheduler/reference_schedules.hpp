@@ -1,0 +1,31 @@
+// DeepSpeed's LR schedules (deepspeed/runtime/lr_schedules.py, 0.16.5) recomputed in plain double
+// precision, independently of the modules: each function reads the config's params with DeepSpeed's
+// own defaults and returns what DeepSpeed would have set in the optimizer's groups at `iteration`
+// (-1: right after construction). The conformance suite compares the modules against these.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "tandem/json.hpp"
+#include "tandem/lr_scheduler.hpp"
+
+namespace tandem::test {
+
+// params: the config's "params" object. base_lrs: each group's lr as the optimizer was configured.
+// has_betas: whether the optimizer has (beta1, beta2) in its defaults.
+using ReferenceFn = SchedulerValues (*)(const json::Value& params, std::span<const double> base_lrs, bool has_betas,
+                                        int64_t iteration);
+
+SchedulerValues reference_warmup_lr(const json::Value& params, std::span<const double> base_lrs, bool has_betas,
+                                    int64_t iteration);
+SchedulerValues reference_warmup_decay_lr(const json::Value& params, std::span<const double> base_lrs,
+                                          bool has_betas, int64_t iteration);
+SchedulerValues reference_warmup_cosine_lr(const json::Value& params, std::span<const double> base_lrs,
+                                           bool has_betas, int64_t iteration);
+SchedulerValues reference_one_cycle(const json::Value& params, std::span<const double> base_lrs, bool has_betas,
+                                    int64_t iteration);
+SchedulerValues reference_lr_range_test(const json::Value& params, std::span<const double> base_lrs,
+                                        bool has_betas, int64_t iteration);
+
+}  // namespace tandem::test

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for tandem, builds it, and runs either the main job or the
+# test suite. This script is the one place install steps live (README and .ci/run call it).
+#
+#   tools/bootstrap.sh main    install what is missing, build, run the main job
+#   tools/bootstrap.sh test    install what is missing, build, run the whole test suite (ctest)
+#   tools/bootstrap.sh deps    only install what is missing
+#
+# Environment: BUILD_DIR (default: build), JOBS (default: nproc), CMAKE_ARGS (extra configure flags).
+set -euo pipefail
+
+mode=${1:-main}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+jobs=${JOBS:-$(nproc)}
+
+# Debian packages tandem builds and runs with. Keep in step with README.md.
+packages=(
+  build-essential cmake pkg-config
+  libboost-dev libboost-program-options-dev rapidjson-dev libtbb-dev
+  libgtest-dev libgmock-dev
+)
+
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "bootstrap: all ${#packages[@]} packages present"
+    return
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build_tree() {
+  # shellcheck disable=SC2086
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
+  cmake --build "$build" -j "$jobs"
+}
+
+case "$mode" in
+  deps) install_missing ;;
+  main)
+    install_missing
+    build_tree
+    exec "$root/tools/main-job.sh" "$build"
+    ;;
+  test)
+    install_missing
+    build_tree
+    ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
+    ;;
+  *) echo "usage: $0 main|test|deps" >&2; exit 2 ;;
+esac
