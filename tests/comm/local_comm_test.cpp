@@ -533,3 +533,25 @@ TEST(LocalComm, SchemaRefusesAnEmptyWorldAndAZeroTimeout) {
 
 }  // namespace
 }  // namespace tandem::test
+
+namespace tandem::test {
+namespace {
+
+TEST(LocalComm, LoadsAsASharedModuleAndReduces) {
+  ModuleRegistry registry;
+  registry.load_file(std::string(TANDEM_TEST_MODULE_DIR) + "/libtandem-comm-local.so");
+  ASSERT_TRUE(registry.refusals().empty()) << registry.refusals().front().message();
+  const ModuleInfo& info = registry.get(ModuleKind::Comm, "local");
+  const json::Document params = json::parse(R"({"world_size": 3})");
+  const std::shared_ptr<ModuleInstance> comm = registry.create(info, &params.root, params.source, "test.comm");
+  std::vector<std::vector<double>> buffers{{1.0, 2.0}, {10.0, 20.0}, {100.0, 200.0}};
+  const RankResults results = run_ranks(3, [&](int r) {
+    sdk::CommClient(comm->handle(), &comm->vtable<tandem_comm_vtable>(), r)
+        .all_reduce(std::span<double>(buffers[static_cast<size_t>(r)]), TANDEM_REDUCE_SUM);
+  });
+  ASSERT_TRUE(results.all_ok()) << results.summary();
+  for (const auto& b : buffers) EXPECT_EQ(b, (std::vector<double>{111.0, 222.0}));
+}
+
+}  // namespace
+}  // namespace tandem::test

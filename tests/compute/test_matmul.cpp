@@ -4,7 +4,10 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include <cstdlib>
+
 #include "kernel_test_util.hpp"
+#include "tandem/compute/blas_info.hpp"
 #include "tandem/compute/matmul.hpp"
 #include "tandem/compute/reference/matmul.hpp"
 
@@ -118,6 +121,20 @@ TEST(MatmulReference, LinearBackwardMatchesFiniteDifferences) {
   test::expect_gradient(x, dx, loss, "dx");
   test::expect_gradient(w, dw, loss, "dw");
   test::expect_gradient(bias, db, loss, "dbias");
+}
+
+// OpenBLAS 0.3.21 falls back to its generic SSE3 kernels on CPUs newer than its model table; the
+// loader must have chosen vector kernels wherever the CPU has AVX2 (unless the user forced a type).
+TEST(Blas, UsesVectorKernelsOnVectorCpus) {
+  const BlasInfo info = blas_info();
+  EXPECT_FALSE(info.library.empty());
+  EXPECT_FALSE(info.kernels.empty());
+#if defined(__x86_64__)
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && __builtin_cpu_supports("avx2")) {
+    EXPECT_NE(info.kernels, "Prescott");
+    EXPECT_NE(info.kernels, "Core2");
+  }
+#endif
 }
 
 TEST(Matmul, RejectsNegativeSizes) { EXPECT_THROW(matmul<float>(nullptr, Trans::no, nullptr, Trans::no, nullptr, -1, 2, 2), std::invalid_argument); }

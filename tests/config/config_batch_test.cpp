@@ -162,8 +162,8 @@ TEST(ConfigBatch, DerivedKeysAreRecorded) {
   EXPECT_EQ(r.derived[0].path, "gradient_accumulation_steps");
   EXPECT_EQ(r.derived[0].value.as_int(), 2);
   EXPECT_EQ(r.derived[0].why,
-            "derived as train_batch_size // train_micro_batch_size_per_gpu // world_size = 32 // 8 // 2 = 2, as "
-            "DeepSpeed does");
+            "derived by DeepSpeed's rule: train_batch_size // train_micro_batch_size_per_gpu // world_size = "
+            "32 // 8 // 2 = 2");
 }
 
 TEST(ConfigBatch, DirectDerivation) {

@@ -257,6 +257,10 @@ TEST(ConfigResolve, BatchKeysFromInputs) {
   // train "auto" with no micro key at all: nothing to multiply.
   const ConfigError e = test::config_error_of([] { resolve(load_config_text("{\"train_batch_size\": \"auto\"}")); });
   EXPECT_TRUE(contains(e.reason(), "the config has no train_micro_batch_size_per_gpu")) << e.reason();
+  const ConfigError null_micro = test::config_error_of([] {
+    resolve(load_config_text("{\"train_batch_size\": \"auto\", \"train_micro_batch_size_per_gpu\": null}"));
+  });
+  EXPECT_EQ(null_micro.path(), "train_batch_size");
 }
 
 TEST(ConfigResolve, ZeroKeysBeyondAccelerate) {

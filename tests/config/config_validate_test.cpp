@@ -358,6 +358,7 @@ TEST(ConfigValidate, StageDependentOptions) {
       "{\"train_batch_size\": 4, \"zero_optimization\": {\"stage\": 2, \"offload_param\": {\"device\": \"cpu\"}}}");
   ASSERT_EQ(ignored.warnings().size(), 1u);
   EXPECT_EQ(ignored.warnings()[0].path, "zero_optimization.offload_param.device");
+  EXPECT_EQ(resolve(ignored).warnings.size(), 1u);  // re-checked at resolve, not reported twice
   // Stage "auto": checked after resolution instead.
   const DeepSpeedConfig stage_auto = load_config_text(
       "{\"train_batch_size\": 4, \"zero_optimization\": {\"stage\": \"auto\", \"allgather_bucket_size\": 1001}}");

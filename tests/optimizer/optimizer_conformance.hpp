@@ -7,7 +7,7 @@
 //                            tandem::test::factory_name);
 //
 // What it checks (optimizer_conformance.cpp): capabilities; the state buffers (names, fp32, 1-D,
-// zeroed); defaults() against the config; 15 steps on random data against the float64 reference
+// zeroed); defaults() against the config; 12 steps on random (well-conditioned) data against the float64 reference
 // (relative error < 1e-6 in the L2 norm and in the max norm, for params and every state buffer) for
 // shard sizes 1, 7, 22 and 1000, several groups with their own hyper-parameters that change every
 // step, a padding element no group covers (left untouched), weight decay on and off, fp32 and bf16

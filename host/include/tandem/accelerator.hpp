@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "tandem/config.hpp"
+#include "tandem/engine.hpp"
 #include "tandem/lr_scheduler.hpp"
 #include "tandem/registry.hpp"
 
@@ -111,6 +112,12 @@ class State {
 
   const AcceleratorOptions& options() const { return options_; }
   const ModuleRegistry& registry() const { return *registry_; }
+  // The communicator and the threads that play this process's ranks, made when the first engine
+  // is prepared: `local` with options().world_size thread-ranks.
+  RankPool& ranks();
+  std::shared_ptr<ModuleInstance> comm();
+
+  ~State();
 
  private:
   friend class Accelerator;
@@ -122,6 +129,9 @@ class State {
   std::string active_;
   AcceleratorOptions options_;
   std::unique_ptr<ModuleRegistry> registry_;
+  std::shared_ptr<ModuleInstance> comm_;
+  std::unique_ptr<RankPool> ranks_;
+  std::mutex ranks_mutex_;
 };
 
 // What the caller knows at prepare() that a config's "auto" values may come from (Accelerate reads
@@ -136,6 +146,9 @@ struct PrepareInputs {
   std::optional<double> gradient_clipping;
   // The optimizer's parameter groups: each group's lr (default: one group at the resolved lr).
   std::vector<double> group_lrs;
+  // The model to build an engine for; without one, prepare() resolves the config and creates the
+  // scheduler only. The model's hidden size fills hidden_size when that is not given.
+  std::optional<ModelSpec> model;
 };
 
 // What prepare() made: the config it was bound to, resolved, and the objects the config selects.
@@ -146,12 +159,16 @@ class Prepared {
   // The config's scheduler, bound to the optimizer's groups; nullptr if the config has none.
   LrScheduler* scheduler() { return scheduler_.get(); }
   const LrScheduler* scheduler() const { return scheduler_.get(); }
+  // The engine, when a model was prepared; nullptr otherwise.
+  Engine* engine() { return engine_.get(); }
+  const Engine* engine() const { return engine_.get(); }
 
  private:
   friend class Accelerator;
   std::string plugin_name_;
   ResolvedConfig config_;
   std::unique_ptr<LrScheduler> scheduler_;
+  std::unique_ptr<Engine> engine_;  // after scheduler_: destroyed first, as it points to it
 };
 
 class Accelerator {

@@ -47,10 +47,12 @@ namespace tandem::safetensors {
 
 // ---- Element types -------------------------------------------------------------------------------
 
-// The dtypes of the format that take whole bytes. The sub-byte ones of newer versions (F4, F6_*)
-// are refused by name as unsupported.
+// The dtypes of the format that take whole bytes, declared in the order of the reference
+// implementation's enum (increasing element size), which its writer sorts by. The sub-byte ones of
+// newer versions (F4, F6_E2M3, F6_E3M2) are refused by name as unsupported.
 enum class Dtype : uint8_t {
-  Bool, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, I16, U16, F16, BF16, I32, U32, F32, I64, U64, F64, C64
+  Bool, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ,
+  I16, U16, F16, BF16, I32, U32, F32, C64, F64, I64, U64
 };
 
 size_t dtype_size(Dtype d);                              // bytes per element
@@ -172,10 +174,11 @@ using Metadata = std::vector<std::pair<std::string, std::string>>;
 // Writes `tensors` and `metadata` to `path` atomically: the bytes go to "<path>.tmp-<pid>", which is
 // fsynced and renamed over `path`, and then the directory is fsynced, so `path` holds either its old
 // content or the whole new file, never a part, and a failed write leaves no temporary file behind.
-// The layout is deterministic: tensors ordered by dtype size (largest first, which keeps every
-// tensor aligned to its element size) then by name; the header lists "__metadata__" first (when
-// there is metadata), then the tensors in data order, and is padded with spaces so that the data
-// section starts at a multiple of 8 bytes, as Hugging Face's writer does. Throws Error for a bad
+// The layout is Hugging Face's (safetensors 0.8.0 writes the same bytes for the same tensors and a
+// single metadata key): tensors ordered by dtype, descending in the enum's order (so by element size,
+// largest first, which keeps every tensor aligned to its element size), then by name; the header lists
+// "__metadata__" first (when there is metadata), then the tensors in data order, compact JSON, padded
+// with spaces so that the data section starts at a multiple of 8 bytes. Throws Error for a bad
 // tensor (empty or duplicate name, "__metadata__" as a name, negative dimension, byte count not
 // matching the shape) before touching the file system, and for any I/O failure.
 void write(const std::filesystem::path& path, std::span<const TensorData> tensors,

@@ -27,6 +27,7 @@ using Args = std::vector<std::string>;  // a subcommand's arguments, after its n
 int run_modules(const Args& args);
 int run_config(const Args& args);  // check | explain
 int run_schedule(const Args& args);
+int run_train(const Args& args);
 
 // --module-path DIR (repeatable).
 void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs);

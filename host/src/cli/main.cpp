@@ -13,6 +13,7 @@ commands:
   config check       validate DeepSpeed configs
   config explain     print a config with every "auto" resolved, and why
   schedule           print a config's learning-rate schedule as CSV
+  train              train a model as a run file says
 
 `tandem <command> --help` describes a command's options.
 )";
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (command == "modules") return run_modules(args);
     if (command == "config") return run_config(args);
     if (command == "schedule") return run_schedule(args);
+    if (command == "train") return run_train(args);
     std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const UsageError& e) {

@@ -49,7 +49,7 @@ Sourced<int64_t> AutoContext::hidden_size() const {
 
 Sourced<int64_t> AutoContext::micro_batch() const {
   const json::Value* micro = find("train_micro_batch_size_per_gpu");
-  if (micro == nullptr)
+  if (micro == nullptr || micro->is_null())
     return {std::nullopt,
             "the config has no train_micro_batch_size_per_gpu: write train_batch_size, or give "
             "train_micro_batch_size_per_gpu (\"auto\" takes it from the data)"};
@@ -62,7 +62,7 @@ Sourced<int64_t> AutoContext::micro_batch() const {
 
 Sourced<int64_t> AutoContext::grad_accum() const {
   const json::Value* gas = find("gradient_accumulation_steps");
-  if (gas != nullptr && !gas->is_auto()) return {gas->as_int(), "gradient_accumulation_steps " + s(gas->as_int())};
+  if (gas != nullptr && gas->is_integral()) return {gas->as_int(), "gradient_accumulation_steps " + s(gas->as_int())};
   if (inputs_.grad_accum) return {*inputs_.grad_accum, "gradient accumulation " + s(*inputs_.grad_accum)};
   return {1, "Accelerate's default gradient accumulation 1"};
 }
@@ -71,7 +71,7 @@ Sourced<double> AutoContext::optimizer_lr() const {
   const json::Value* lr = find("optimizer.params.lr");
   if (lr != nullptr && lr->is_number()) return {lr->as_double(), "optimizer.params.lr = " + number_text(lr->as_double())};
   if (inputs_.lr) return {*inputs_.lr, "the given lr " + number_text(*inputs_.lr)};
-  return {0.001, "Accelerate's DummyOptim default lr 0.001 (pass --lr to choose)"};
+  return {0.001, "Accelerate's DummyOptim default lr 0.001; pass --lr to choose"};
 }
 
 std::string AutoContext::optimizer_type() const {

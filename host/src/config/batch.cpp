@@ -72,7 +72,7 @@ BatchDerivation derive_batch_triple(const BatchKeys& keys, int64_t world, const 
                   " = " + s(product);
   } else if (train) {
     t = {*train, *train / world, 1, world};
-    d.gas_how = "1, as DeepSpeed sets it when only " + std::string(kTrain) + " is given";
+    d.gas_how = std::string("1 when only ") + kTrain + " is given";
     d.micro_how = std::string(kTrain) + " // world_size = " + s(*train) + " // " + w + " = " + s(t.micro_batch_per_gpu);
   } else {
     int64_t product = 0;
@@ -80,7 +80,7 @@ BatchDerivation derive_batch_triple(const BatchKeys& keys, int64_t world, const 
       throw ConfigError(source, keys.micro_position, kMicro,
                         "train_batch_size = " + s(*micro) + " * " + w + " does not fit in 64 bits");
     t = {product, *micro, 1, world};
-    d.gas_how = "1, as DeepSpeed sets it when only " + std::string(kMicro) + " is given";
+    d.gas_how = std::string("1 when only ") + kMicro + " is given";
     d.train_how = std::string(kMicro) + " * world_size = " + s(*micro) + " * " + w + " = " + s(product);
   }
 

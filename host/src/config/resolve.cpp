@@ -164,7 +164,7 @@ BatchTriple complete_batch(json::Value& tree, int64_t world, Findings& f, std::v
     for (const auto& [name, value_how] : fields) {
       if (value_how.second->empty()) continue;
       json::Value& v = tree.set(name, json::Value::integer(value_how.first));
-      derived.push_back({name, v, "derived as " + *value_how.second + ", as DeepSpeed does"});
+      derived.push_back({name, v, "derived by DeepSpeed's rule: " + *value_how.second});
     }
     return d.triple;
   } catch (const ConfigError& e) {

@@ -138,6 +138,12 @@ class Normalizer {
   Findings& f_;
 };
 
+// A bound as people write it: 3 rather than 3.0.
+std::string bound_text(double v) {
+  if (std::trunc(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  return number_text(v);
+}
+
 bool Normalizer::range_ok(const json::Value& v, const Key& key) {
   if (!v.is_number()) return true;
   const double x = v.as_double();
@@ -146,11 +152,11 @@ bool Normalizer::range_ok(const json::Value& v, const Key& key) {
   if (low_ok && high_ok) return true;
   std::string bound;
   if (key.has_min && key.has_max)
-    bound = "between " + number_text(key.min) + " and " + number_text(key.max);
+    bound = "between " + bound_text(key.min) + " and " + bound_text(key.max);
   else if (key.has_min)
-    bound = (key.min_exclusive ? "> " : ">= ") + number_text(key.min);
+    bound = (key.min_exclusive ? "> " : ">= ") + bound_text(key.min);
   else
-    bound = "<= " + number_text(key.max);
+    bound = "<= " + bound_text(key.max);
   f_.error(v, "must be " + bound + ", got " + json::to_string(v));
   return false;
 }

@@ -60,10 +60,10 @@ Layout plan(std::span<const TensorData> tensors, const Metadata& metadata, const
   Layout out;
   out.order.resize(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) out.order[i] = i;
-  // Largest elements first: every offset is then a multiple of its tensor's element size.
+  // Hugging Face's order: dtype descending in the enum's order, which increases with element size, so
+  // the largest elements come first and every offset is a multiple of its tensor's element size.
   std::sort(out.order.begin(), out.order.end(), [&](size_t a, size_t b) {
-    const size_t sa = dtype_size(tensors[a].dtype), sb = dtype_size(tensors[b].dtype);
-    if (sa != sb) return sa > sb;
+    if (tensors[a].dtype != tensors[b].dtype) return tensors[a].dtype > tensors[b].dtype;
     return tensors[a].name < tensors[b].name;
   });
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "tandem/model.h"
+
 namespace tandem {
 
 namespace {
@@ -60,16 +62,45 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
   resolve_inputs.gradient_clipping = inputs.gradient_clipping;
   resolve_inputs.mixed_precision = options.mixed_precision;
 
+  // A model comes first: its hidden size fills the "auto" bucket sizes (Accelerate reads
+  // model.config.hidden_size the same way). One replica per rank.
+  const ModuleRegistry& registry = state_->registry();
+  std::vector<std::shared_ptr<ModuleInstance>> models;
+  if (inputs.model) {
+    const ModuleInfo& module = registry.get(ModuleKind::Model, inputs.model->type);
+    const int64_t ranks = options.world_size;
+    for (int64_t r = 0; r < ranks; ++r)
+      models.push_back(registry.create(module, &inputs.model->params, inputs.model->source, name + ".model"));
+    if (!resolve_inputs.hidden_size)
+      resolve_inputs.hidden_size = models.front()->vtable<tandem_model_vtable>().hidden_size(models.front()->handle());
+  }
+
   Prepared prepared;
   prepared.plugin_name_ = name;
   prepared.config_ = resolve(chosen.config(), resolve_inputs);
+  const ResolvedConfig& config = prepared.config_;
+  if (inputs.model && !config.optimizer && (config.zero.stage == 1 || config.zero.stage == 2))
+    throw ConfigError(config.source, json::Position{}, "zero_optimization.stage",
+                      "ZeRO stage " + std::to_string(config.zero.stage) +
+                          " partitions optimizer state, so it needs an optimizer, and this config has no "
+                          "\"optimizer\" block (DeepSpeed refuses the same). Give it one to train, or use a stage-3 "
+                          "config to run the model for inference only");
 
-  if (const std::optional<ModuleBlock>& block = prepared.config_.scheduler) {
-    const ModuleRegistry& registry = state_->registry();
+  if (const std::optional<ModuleBlock>& block = config.scheduler) {
     const ModuleInfo& module = registry.get(ModuleKind::Scheduler, block->type);
-    auto instance = registry.create(module, &block->params, prepared.config_.source, name + ".scheduler");
+    auto instance = registry.create(module, &block->params, config.source, name + ".scheduler");
     prepared.scheduler_ = std::make_unique<LrScheduler>(std::move(instance));
-    prepared.scheduler_->bind(base_lrs(prepared.config_, inputs), optimizer_has_betas(prepared.config_.optimizer));
+    std::vector<double> lrs = base_lrs(config, inputs);
+    // An engine has two groups (with and without weight decay) at the same lr.
+    if (inputs.model && inputs.group_lrs.empty()) lrs.assign(2, lrs.front());
+    prepared.scheduler_->bind(lrs, optimizer_has_betas(config.optimizer));
+  }
+  if (inputs.model) {
+    prepared.engine_.reset(new Engine());
+    prepared.engine_->name_ = name;
+    prepared.engine_->config_ = config;
+    prepared.engine_->build(registry, std::move(models), inputs.model->seed, prepared.scheduler_.get(),
+                            state_->ranks(), state_->comm());
   }
   return prepared;
 }

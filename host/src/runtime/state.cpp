@@ -2,7 +2,9 @@
 // plugins, the active plugin's name and the module registry; Accelerators share it.
 #include <mutex>
 
+#include "engine/rank_pool.hpp"
 #include "tandem/accelerator.hpp"
+#include "tandem/comm.h"
 
 namespace tandem {
 
@@ -30,6 +32,36 @@ State::State(PluginSet plugins, AcceleratorOptions options)
   if (options_.world_size < 1)
     throw PluginError("world_size must be at least 1, got " + std::to_string(options_.world_size));
   registry_->scan(ModuleRegistry::default_search_path(options_.module_path));
+}
+
+State::~State() {
+  ranks_.reset();  // the threads stop before the communicator they use goes
+  comm_.reset();
+}
+
+std::shared_ptr<ModuleInstance> State::comm() {
+  std::lock_guard lock(ranks_mutex_);
+  if (!comm_) {
+    // Thread-ranks in this process; the nccl communicator (one rank per process) comes with GPUs.
+    json::Value params = json::Value::object();
+    params.set("world_size", json::Value::integer(options_.world_size));
+    comm_ = registry_->create(registry_->get(ModuleKind::Comm, "local"), &params, "<accelerator options>", "comm");
+  }
+  return comm_;
+}
+
+RankPool& State::ranks() {
+  std::shared_ptr<ModuleInstance> communicator = comm();
+  std::lock_guard lock(ranks_mutex_);
+  if (!ranks_) {
+    const auto& vt = communicator->vtable<tandem_comm_vtable>();
+    void* handle = communicator->handle();
+    // A failing rank aborts the communicator, so that the others leave their collectives.
+    ranks_ = std::make_unique<RankPool>(vt.local_rank_count(handle), [communicator](int32_t rank, const char* message) {
+      communicator->vtable<tandem_comm_vtable>().abort(communicator->handle(), rank, message);
+    });
+  }
+  return *ranks_;
 }
 
 std::shared_ptr<State> State::create(PluginSet plugins, AcceleratorOptions options) {

@@ -131,7 +131,7 @@ std::optional<std::string> Rendezvous::check_posts_locked() const {
   const Post& first = posts_[0];
   for (int32_t r = 1; r < ranks_; ++r) {
     if (!same_call(first, posts_[r]))
-      return label_ + ": collective #" + std::to_string(arrival_generation_) +
+      return label_ + ": collective #" + std::to_string(arrival_generation_ + 1) +
              " differs between ranks: rank 0 called " + describe(first) + ", rank " + std::to_string(r) +
              " called " + describe(posts_[r]) + " (every rank must make the same collectives in the same order)";
   }
@@ -141,7 +141,7 @@ std::optional<std::string> Rendezvous::check_posts_locked() const {
     for (int32_t a = 0; a < ranks_; ++a)
       for (int32_t b = a + 1; b < ranks_; ++b)
         if (posts_[a].output == posts_[b].output)
-          return label_ + ": collective #" + std::to_string(arrival_generation_) + ": ranks " + std::to_string(a) +
+          return label_ + ": collective #" + std::to_string(arrival_generation_ + 1) + ": ranks " + std::to_string(a) +
                  " and " + std::to_string(b) + " passed the same buffer to " + describe(first);
   }
   return std::nullopt;
@@ -155,7 +155,7 @@ std::string Rendezvous::timeout_message_locked(int32_t rank, uint64_t collective
     missing += (count++ == 0 ? "" : ", ") + std::to_string(r);
   }
   return label_ + ": rank " + std::to_string(rank) + " waited " + seconds_text(timeout_seconds_) +
-         " (timeout_seconds) in " + describe(posts_[rank]) + " (collective #" + std::to_string(collective) + ") for " +
+         " (timeout_seconds) in " + describe(posts_[rank]) + " (collective #" + std::to_string(collective + 1) + ") for " +
          (count == 1 ? "rank " : "ranks ") + missing + ", which did not arrive";
 }
 

@@ -82,7 +82,9 @@ class Rendezvous {
   std::condition_variable changed_;
 
   // Arrival: posts of the collective being gathered.
-  uint64_t arrival_generation_ = 0;  // collectives whose arrival completed; also the current one's number
+  // Collectives whose arrival completed; the one being gathered is number arrival_generation_ + 1 in
+  // messages (counted from 1).
+  uint64_t arrival_generation_ = 0;
   int32_t arrived_ = 0;
   std::vector<Post> posts_;
   std::vector<char> posted_;  // posted_[r]: rank r has posted for arrival_generation_

@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "tandem/model.h"
+#include "tandem/call.hpp"
 #include "tandem/module.hpp"
+#include "tandem/tensor.hpp"
 
 namespace tandem::sdk {
 
@@ -28,24 +30,6 @@ struct ModelParam {
   int32_t layer = 0;
   uint32_t flags = 0;  // TANDEM_MODEL_PARAM_*
 };
-
-// Number of elements of a view.
-inline int64_t numel(const tandem_tensor_view& v) {
-  int64_t n = 1;
-  for (uint32_t d = 0; d < v.ndim; ++d) n *= v.shape[d];
-  return n;
-}
-
-// A view of host memory with a given dtype and shape.
-inline tandem_tensor_view make_view(void* data, tandem_dtype dtype, std::initializer_list<int64_t> shape) {
-  tandem_tensor_view v{};
-  v.struct_size = sizeof(tandem_tensor_view);
-  v.dtype = static_cast<uint32_t>(dtype);
-  v.device = TANDEM_DEVICE_CPU;
-  v.data = data;
-  for (int64_t s : shape) v.shape[v.ndim++] = s;
-  return v;
-}
 
 class ParamAccess {
  public:
@@ -74,19 +58,13 @@ class ParamAccess {
     return layer_sizes_[static_cast<size_t>(layer)];
   }
   template <class Fn>
-  void call(Fn fn, int32_t layer, tandem_tensor_view* views, const char* what) {
-    char message[512] = "";
-    tandem_error err{sizeof(tandem_error), message, sizeof message};
+  void call(Fn fn, int32_t layer, tandem_tensor_view* views, const char*) {
     for (size_t i = 0; i < size_of(layer); ++i) views[i].struct_size = sizeof(tandem_tensor_view);
-    if (fn(access_.ctx, layer, views, &err) != TANDEM_STATUS_OK)
-      throw std::runtime_error(std::string(what) + "(layer " + std::to_string(layer) + "): " + message);
+    call_checked([&](tandem_error* err) { return fn(access_.ctx, layer, views, err); });
   }
   template <class Fn>
-  void call_plain(Fn fn, int32_t layer, const char* what) {
-    char message[512] = "";
-    tandem_error err{sizeof(tandem_error), message, sizeof message};
-    if (fn(access_.ctx, layer, &err) != TANDEM_STATUS_OK)
-      throw std::runtime_error(std::string(what) + "(layer " + std::to_string(layer) + "): " + message);
+  void call_plain(Fn fn, int32_t layer, const char*) {
+    call_checked([&](tandem_error* err) { return fn(access_.ctx, layer, err); });
   }
 
   const tandem_param_access& access_;

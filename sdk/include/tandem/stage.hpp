@@ -8,29 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "tandem/call.hpp"
 #include "tandem/module.hpp"
 #include "tandem/stage.h"
+#include "tandem/tensor.hpp"
 
 namespace tandem::sdk {
 
-namespace detail {
-struct ErrorBuffer {
-  char message[1024] = "";
-  tandem_error err{sizeof(tandem_error), message, sizeof message};
-};
-inline void check(tandem_status status, const ErrorBuffer& e, const char* what) {
-  if (status != TANDEM_STATUS_OK) throw std::runtime_error(std::string(what) + ": " + e.message);
-}
-}  // namespace detail
-
-inline size_t dtype_size(uint32_t dtype) {
-  switch (dtype) {
-    case TANDEM_DTYPE_F32: case TANDEM_DTYPE_I32: return 4;
-    case TANDEM_DTYPE_BF16: case TANDEM_DTYPE_F16: case TANDEM_DTYPE_U16: return 2;
-    case TANDEM_DTYPE_F64: case TANDEM_DTYPE_I64: return 8;
-  }
-  throw std::invalid_argument("unknown dtype " + std::to_string(dtype));
-}
 
 // One rank's view of the communicator (not owning).
 class CommHandle {
@@ -43,30 +27,23 @@ class CommHandle {
   int32_t rank() const { return vt_->first_rank(comm_) + local_rank_; }
 
   void all_reduce(float* buffer, size_t count, tandem_reduce_op op) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F32, op, &e.err), e, "all_reduce");
+    call_checked([&](tandem_error* err) { return vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F32, op, err); });
   }
   void all_reduce(double* buffer, size_t count, tandem_reduce_op op) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F64, op, &e.err), e, "all_reduce");
+    call_checked([&](tandem_error* err) { return vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F64, op, err); });
   }
   // input: world_size * count floats; output: this rank's reduced slice.
   void reduce_scatter(const float* input, float* output, size_t count, tandem_reduce_op op) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->reduce_scatter(comm_, local_rank_, input, output, count, TANDEM_DTYPE_F32, op, &e.err), e,
-                  "reduce_scatter");
+    call_checked([&](tandem_error* err) { return vt_->reduce_scatter(comm_, local_rank_, input, output, count, TANDEM_DTYPE_F32, op, err); });
   }
   void all_gather(const void* input, void* output, size_t count, tandem_dtype dtype) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->all_gather(comm_, local_rank_, input, output, count, dtype, &e.err), e, "all_gather");
+    call_checked([&](tandem_error* err) { return vt_->all_gather(comm_, local_rank_, input, output, count, dtype, err); });
   }
   void broadcast(void* buffer, size_t bytes, int32_t root) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->broadcast(comm_, local_rank_, buffer, bytes, root, &e.err), e, "broadcast");
+    call_checked([&](tandem_error* err) { return vt_->broadcast(comm_, local_rank_, buffer, bytes, root, err); });
   }
   void barrier() {
-    detail::ErrorBuffer e;
-    detail::check(vt_->barrier(comm_, local_rank_, &e.err), e, "barrier");
+    call_checked([&](tandem_error* err) { return vt_->barrier(comm_, local_rank_, err); });
   }
 
  private:
@@ -84,12 +61,10 @@ class OptimizerHandle {
   explicit operator bool() const { return opt_ != nullptr; }
   uint32_t capabilities() const { return vt_->capabilities(opt_); }
   void init_state(size_t numel) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->init_state(opt_, numel, &e.err), e, "optimizer init_state");
+    call_checked([&](tandem_error* err) { return vt_->init_state(opt_, numel, err); });
   }
   void step(const tandem_optimizer_step_args& args) {
-    detail::ErrorBuffer e;
-    detail::check(vt_->step(opt_, &args, &e.err), e, "optimizer step");
+    call_checked([&](tandem_error* err) { return vt_->step(opt_, &args, err); });
   }
   uint64_t state_bytes() {
     uint64_t total = 0;
@@ -98,8 +73,7 @@ class OptimizerHandle {
       const char* name = nullptr;
       tandem_tensor_view v{};
       v.struct_size = sizeof v;
-      detail::ErrorBuffer e;
-      detail::check(vt_->state_buffer(opt_, i, &name, &v, &e.err), e, "optimizer state_buffer");
+      call_checked([&](tandem_error* err) { return vt_->state_buffer(opt_, i, &name, &v, err); });
       uint64_t count = 1;
       for (uint32_t d = 0; d < v.ndim; ++d) count *= static_cast<uint64_t>(v.shape[d]);
       total += count * dtype_size(v.dtype);

@@ -1,0 +1,152 @@
+// Engine: one model under one ZeRO stage, over the ranks of this process (DeepSpeed's engine).
+//
+// The ranks are threads (the `local` communicator) or, with NCCL, this process's one rank; the
+// engine hides them: forward() takes one micro-batch per rank and runs them at once, backward()
+// computes each rank's loss and gradients, reduces them through the stage, and on the accumulation
+// boundary clips, steps the optimizer and then the schedule, as DeepSpeed's engine.backward() and
+// engine.step() do:
+//   - the loss is divided by gradient_accumulation_steps before backward;
+//   - the optimizer steps when (micro_steps + 1) % gas == 0;
+//   - clipping: c = (norm + 1e-6) / gradient_clipping; if c > 1 the gradients are divided by c;
+//   - the scheduler steps after each optimizer step that was taken (never at construction);
+//   - a non-finite gradient norm skips the step (gradients zeroed, scheduler not stepped) and is
+//     counted in skipped_steps.
+// An engine made without an optimizer (a ZeRO-3 config with no "optimizer") is forward-only.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tandem/config.hpp"
+#include "tandem/json.hpp"
+#include "tandem/lr_scheduler.hpp"
+#include "tandem/registry.hpp"
+#include "tandem/stage.h"
+
+namespace tandem {
+
+class RankPool;
+
+// A model module and its parameters, as a run file names them: {"type": "gpt", "params": {...}}.
+struct ModelSpec {
+  std::string type;
+  json::Value params = json::Value::object();
+  std::string source = "<model>";  // for messages: the run file
+  uint64_t seed = 1234;            // initial weights are a pure function of it
+};
+
+// One rank's micro-batch: token ids and next-token targets, both [batch, seq] row-major.
+struct TokenBatch {
+  std::vector<int32_t> inputs;
+  std::vector<int32_t> targets;
+  int64_t batch = 0;
+  int64_t seq = 0;
+};
+
+// One forward's logits: for each local rank a [batch, seq, vocab] fp32 buffer the engine owns,
+// valid until that engine's next forward.
+struct Logits {
+  std::vector<const float*> per_rank;
+  int64_t batch = 0, seq = 0, vocab = 0;
+};
+
+// The loss backward() differentiates: cross-entropy on the targets, plus, for distillation,
+// alpha * T^2 * KL(teacher_T || student_T) with the teacher's logits of the same batches.
+struct LossSpec {
+  const std::vector<TokenBatch>* batches = nullptr;
+  const Logits* teacher = nullptr;
+  double alpha = 0.5;
+  double temperature = 2.0;
+};
+
+// Seconds spent in one call, summed over what the ranks did (divided by the ranks: wall-like).
+struct Timings {
+  double forward = 0, backward = 0, communication = 0, optimizer = 0;
+};
+
+struct StepReport {
+  double loss = 0;        // mean over ranks and tokens of this micro-step's total loss
+  double ce_loss = 0;     // its cross-entropy part
+  double kd_loss = 0;     // its distillation part (0 without a teacher)
+  bool boundary = false;  // this micro-step ended an accumulation window
+  bool stepped = false;   // ... and the optimizer stepped (false if skipped)
+  double grad_norm = 0;   // at a boundary: the global L2 norm before clipping
+  double lr = 0;          // group 0's lr of the step taken
+  int64_t global_steps = 0;
+  Timings time;
+};
+
+class Engine {
+ public:
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const std::string& name() const { return name_; }
+  const ResolvedConfig& config() const { return config_; }
+  int32_t world_size() const;
+  bool trains() const { return has_optimizer_; }
+  int64_t vocab_size() const { return vocab_; }
+  int64_t max_sequence() const { return max_sequence_; }
+  int64_t hidden_size() const { return hidden_; }
+  int64_t global_steps() const { return global_steps_; }
+  int64_t skipped_steps() const { return skipped_steps_; }
+  int64_t micro_steps() const { return micro_steps_; }
+  int64_t parameter_count() const;
+
+  // One micro-batch per local rank. train keeps activations for backward (a trained engine only).
+  Logits forward(const std::vector<TokenBatch>& batches, bool train = true);
+  // Differentiates the loss of the last training forward, and steps on the accumulation boundary.
+  StepReport backward(const LossSpec& loss);
+  // Mean cross-entropy over the batches (forward only; no state changes).
+  double evaluate(const std::vector<std::vector<TokenBatch>>& batches);
+
+  // Full values of the parameters (fp32), by Hugging Face name, in the model's order.
+  std::vector<std::pair<std::string, std::vector<float>>> parameters() const;
+  std::vector<int64_t> parameter_shape(size_t index) const;
+  // Replaces every parameter from full values (a checkpoint's weights); names and shapes must match.
+  void set_parameters(const std::vector<std::pair<std::string, std::vector<float>>>& values);
+
+  // Model state bytes held by each local rank.
+  std::vector<tandem_stage_memory> memory() const;
+
+  // Checkpoints: weights (model.safetensors, Hugging Face names), each rank's optimizer state and
+  // master shards, the scheduler and the step counters, written into `dir` (which must exist and be
+  // empty); load() restores them exactly. The caller makes the directory atomic (write to a
+  // temporary name, rename).
+  void save(const std::filesystem::path& dir) const;
+  void load(const std::filesystem::path& dir, bool with_optimizer = true);
+
+  LrScheduler* scheduler() { return scheduler_; }
+
+ private:
+  friend class Accelerator;
+  struct Rank;
+  Engine();
+  // Creates each rank's stage and optimizer for `models` (one instance per local rank) and sets the
+  // initial weights from `seed`.
+  void build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
+             LrScheduler* scheduler, RankPool& pool, std::shared_ptr<ModuleInstance> comm);
+  void take_step(StepReport& report);
+
+  std::string name_;
+  ResolvedConfig config_;
+  bool has_optimizer_ = false;
+  int64_t vocab_ = 0, max_sequence_ = 0, hidden_ = 0;
+  int64_t global_steps_ = 0, skipped_steps_ = 0, micro_steps_ = 0, taken_steps_ = 0;
+  bool last_forward_trained_ = false;
+  int64_t last_batch_ = 0, last_seq_ = 0;
+  std::vector<std::unique_ptr<Rank>> ranks_;
+  std::vector<tandem_model_param> params_;   // from rank 0's model; names owned by that instance
+  std::vector<uint32_t> param_groups_;       // 0: weight decay, 1: no weight decay
+  std::vector<tandem_optimizer_hparams> group_defaults_;
+  LrScheduler* scheduler_ = nullptr;
+  RankPool* pool_ = nullptr;
+  std::shared_ptr<ModuleInstance> comm_;
+};
+
+}  // namespace tandem

@@ -1,0 +1,295 @@
+// Engine: forward, backward and step of one model over this process's ranks (see engine.hpp).
+#include "tandem/engine.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "engine/engine_rank.hpp"
+#include "engine/rank_pool.hpp"
+#include "tandem/call.hpp"
+#include "tandem/compute/losses.hpp"
+
+namespace tandem {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+tandem_tensor_view host_view(void* data, tandem_dtype dtype, std::initializer_list<int64_t> shape) {
+  tandem_tensor_view v{};
+  v.struct_size = sizeof v;
+  v.dtype = dtype;
+  v.device = TANDEM_DEVICE_CPU;
+  v.data = data;
+  for (int64_t s : shape) v.shape[v.ndim++] = s;
+  return v;
+}
+
+size_t numel(const tandem_model_param& p) {
+  size_t n = 1;
+  for (uint32_t d = 0; d < p.ndim; ++d) n *= static_cast<size_t>(p.shape[d]);
+  return n;
+}
+
+}  // namespace
+
+Engine::Engine() = default;
+Engine::~Engine() = default;
+
+int32_t Engine::world_size() const { return static_cast<int32_t>(ranks_.size()); }
+
+int64_t Engine::parameter_count() const {
+  int64_t n = 0;
+  for (const tandem_model_param& p : params_) n += static_cast<int64_t>(numel(p));
+  return n;
+}
+
+std::vector<int64_t> Engine::parameter_shape(size_t index) const {
+  const tandem_model_param& p = params_.at(index);
+  return std::vector<int64_t>(p.shape, p.shape + p.ndim);
+}
+
+Logits Engine::forward(const std::vector<TokenBatch>& batches, bool train) {
+  if (batches.size() != ranks_.size())
+    throw std::invalid_argument(name_ + ": forward needs one micro-batch per rank (" + std::to_string(ranks_.size()) +
+                                "), got " + std::to_string(batches.size()));
+  if (train && !has_optimizer_)
+    throw std::invalid_argument(name_ + ": this engine has no optimizer (inference only); forward with train = false");
+  const TokenBatch& first = batches.front();
+  for (const TokenBatch& b : batches) {
+    if (b.batch < 1 || b.seq < 1 || b.inputs.size() != static_cast<size_t>(b.batch * b.seq))
+      throw std::invalid_argument(name_ + ": a micro-batch's inputs must hold batch * seq tokens");
+    if (b.batch != first.batch || b.seq != first.seq)
+      throw std::invalid_argument(name_ + ": every rank's micro-batch must have the same shape");
+    if (b.seq > max_sequence_)
+      throw std::invalid_argument(name_ + ": sequence of " + std::to_string(b.seq) + " tokens exceeds the model's " +
+                                  std::to_string(max_sequence_));
+  }
+  Logits out;
+  out.batch = first.batch;
+  out.seq = first.seq;
+  out.vocab = vocab_;
+  out.per_rank.assign(ranks_.size(), nullptr);
+  pool_->run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    const auto t0 = Clock::now();
+    rank.tokens = batches[static_cast<size_t>(r)].inputs;
+    tandem_tensor_view tokens = host_view(rank.tokens.data(), TANDEM_DTYPE_I32, {first.batch, first.seq});
+    tandem_tensor_view logits{};
+    logits.struct_size = sizeof logits;
+    sdk::call_checked([&](tandem_error* err) {
+      return rank.model_vt->forward(rank.model->handle(), &tokens, rank.access(), train ? 1 : 0, &logits, err);
+    });
+    if (logits.dtype != TANDEM_DTYPE_F32 || logits.ndim != 3 || logits.shape[2] != vocab_)
+      throw std::runtime_error(name_ + ": the model returned logits that are not fp32 [batch, seq, vocab]");
+    rank.logits = static_cast<const float*>(logits.data);
+    rank.time.forward = seconds_since(t0);
+    out.per_rank[static_cast<size_t>(r)] = rank.logits;
+  });
+  last_forward_trained_ = train;
+  last_batch_ = first.batch;
+  last_seq_ = first.seq;
+  return out;
+}
+
+StepReport Engine::backward(const LossSpec& loss) {
+  if (!has_optimizer_) throw std::invalid_argument(name_ + ": backward on an engine without an optimizer");
+  if (!last_forward_trained_) throw std::invalid_argument(name_ + ": backward needs a training forward first");
+  if (loss.batches == nullptr || loss.batches->size() != ranks_.size())
+    throw std::invalid_argument(name_ + ": the loss needs the micro-batches of the forward (one per rank)");
+  if (loss.teacher != nullptr &&
+      (loss.teacher->per_rank.size() != ranks_.size() || loss.teacher->batch != last_batch_ ||
+       loss.teacher->seq != last_seq_ || loss.teacher->vocab != vocab_))
+    throw std::invalid_argument(name_ + ": the teacher's logits do not match the student's (batch, sequence, vocab)");
+
+  const int64_t gas = config_.batch.gradient_accumulation_steps;
+  const int64_t rows = last_batch_ * last_seq_;
+  compute::Distillation distill{loss.temperature, loss.alpha};
+
+  pool_->run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    const TokenBatch& batch = (*loss.batches)[static_cast<size_t>(r)];
+    const auto t0 = Clock::now();
+    // Mean over the tokens that have a target, divided by gas as DeepSpeed's backward does.
+    int64_t counted = 0;
+    for (int32_t t : batch.targets) counted += t >= 0 ? 1 : 0;
+    if (batch.targets.size() != static_cast<size_t>(rows) || counted == 0)
+      throw std::invalid_argument(name_ + ": a micro-batch's targets must hold batch * seq tokens, some >= 0");
+    rank.row_losses.resize(static_cast<size_t>(rows));
+    rank.dlosses.assign(static_cast<size_t>(rows), static_cast<float>(1.0 / (static_cast<double>(counted) * gas)));
+    rank.dlogits.assign(static_cast<size_t>(rows * vocab_), 0.0f);
+    compute::cross_entropy_forward(rank.logits, batch.targets.data(), rank.row_losses.data(), rows, vocab_);
+    double ce = 0;
+    for (int64_t i = 0; i < rows; ++i) ce += batch.targets[static_cast<size_t>(i)] >= 0 ? rank.row_losses[static_cast<size_t>(i)] : 0.0;
+    rank.ce = ce / static_cast<double>(counted);
+    compute::cross_entropy_backward(rank.logits, batch.targets.data(), rank.dlosses.data(), rank.dlogits.data(), rows,
+                                    vocab_);
+    rank.kd = 0;
+    if (loss.teacher != nullptr) {
+      const float* teacher = loss.teacher->per_rank[static_cast<size_t>(r)];
+      compute::kl_distill_forward(rank.logits, teacher, rank.row_losses.data(), rows, vocab_, distill);
+      double kd = 0;
+      for (float v : rank.row_losses) kd += v;
+      rank.kd = kd / static_cast<double>(rows);
+      std::fill(rank.dlosses.begin(), rank.dlosses.end(), static_cast<float>(1.0 / (static_cast<double>(rows) * gas)));
+      compute::kl_distill_backward(rank.logits, teacher, rank.dlosses.data(), rank.dlogits.data(), rows, vocab_,
+                                   distill);
+    }
+    tandem_tensor_view dlogits = host_view(rank.dlogits.data(), TANDEM_DTYPE_F32, {last_batch_, last_seq_, vocab_});
+    sdk::call_checked([&](tandem_error* err) {
+      return rank.model_vt->backward(rank.model->handle(), &dlogits, rank.access(), err);
+    });
+    rank.time.backward = seconds_since(t0);
+    const auto t1 = Clock::now();
+    sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->end_backward(rank.stage->handle(), err); });
+    rank.time.communication = seconds_since(t1);
+  });
+  last_forward_trained_ = false;
+  ++micro_steps_;
+
+  StepReport report;
+  for (const auto& rank : ranks_) {
+    report.ce_loss += rank->ce / static_cast<double>(ranks_.size());
+    report.kd_loss += rank->kd / static_cast<double>(ranks_.size());
+  }
+  report.loss = report.ce_loss + report.kd_loss;
+  report.boundary = micro_steps_ % gas == 0;
+  if (report.boundary) take_step(report);
+  report.global_steps = global_steps_;
+  const Rank& r0 = *ranks_.front();
+  report.time = r0.time;
+  return report;
+}
+
+void Engine::take_step(StepReport& report) {
+  // The values the schedule gives this step, read before it, as DeepSpeed's engine does.
+  std::vector<tandem_optimizer_hparams> hparams = group_defaults_;
+  if (scheduler_ != nullptr) {
+    const SchedulerValues v = scheduler_->values();
+    for (size_t g = 0; g < hparams.size(); ++g) {
+      hparams[g].lr = v.lrs.at(g);
+      if (v.momenta) hparams[g].beta1 = v.momenta->at(g);
+      if (v.second_betas) hparams[g].beta2 = v.second_betas->at(g);
+    }
+  }
+  std::vector<double> norms(ranks_.size(), 0.0);
+  bool stepped = false;
+  pool_->run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    const auto t0 = Clock::now();
+    double norm = 0;
+    sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->grad_norm(rank.stage->handle(), &norm, err); });
+    norms[static_cast<size_t>(r)] = norm;
+    rank.time.communication += seconds_since(t0);
+    const auto t1 = Clock::now();
+    if (!std::isfinite(norm)) {
+      sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->zero_grads(rank.stage->handle(), err); });
+    } else {
+      // DeepSpeed (stage_1_and_2.py): c = (norm + 1e-6) / clip; gradients divided by c when c > 1.
+      double scale = 1.0;
+      if (config_.gradient_clipping > 0) {
+        const double c = (norm + 1e-6) / config_.gradient_clipping;
+        if (c > 1) scale = 1.0 / c;
+      }
+      tandem_stage_step_args args{};
+      args.struct_size = sizeof args;
+      args.step = taken_steps_ + 1;
+      args.grad_scale = scale;
+      args.group_hparams = hparams.data();
+      args.group_count = static_cast<uint32_t>(hparams.size());
+      sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->step(rank.stage->handle(), &args, err); });
+      if (r == 0) stepped = true;
+    }
+    rank.time.optimizer = seconds_since(t1);
+  });
+  report.grad_norm = norms.front();
+  for (double n : norms)
+    if (n != norms.front() && !(std::isnan(n) && std::isnan(norms.front())))
+      throw std::runtime_error(name_ + ": ranks computed different gradient norms; the stage is inconsistent");
+  report.stepped = stepped;
+  report.lr = hparams.front().lr;
+  if (stepped) {
+    ++taken_steps_;
+    if (scheduler_ != nullptr) scheduler_->step();
+  } else {
+    ++skipped_steps_;
+  }
+  ++global_steps_;
+}
+
+double Engine::evaluate(const std::vector<std::vector<TokenBatch>>& batches) {
+  double total = 0;
+  int64_t count = 0;
+  for (const std::vector<TokenBatch>& step : batches) {
+    const Logits logits = forward(step, false);
+    const int64_t rows = logits.batch * logits.seq;
+    std::vector<float> losses(static_cast<size_t>(rows));
+    for (size_t r = 0; r < step.size(); ++r) {
+      compute::cross_entropy_forward(logits.per_rank[r], step[r].targets.data(), losses.data(), rows, vocab_);
+      for (int64_t i = 0; i < rows; ++i)
+        if (step[r].targets[static_cast<size_t>(i)] >= 0) {
+          total += losses[static_cast<size_t>(i)];
+          ++count;
+        }
+    }
+  }
+  return count == 0 ? 0.0 : total / static_cast<double>(count);
+}
+
+std::vector<std::pair<std::string, std::vector<float>>> Engine::parameters() const {
+  std::vector<std::pair<std::string, std::vector<float>>> out;
+  for (const tandem_model_param& p : params_) out.emplace_back(p.name, std::vector<float>(numel(p)));
+  // get_param is collective (ZeRO-3 gathers): every rank takes part, rank 0 keeps the values.
+  pool_->run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    std::vector<float> scratch;
+    for (uint32_t i = 0; i < params_.size(); ++i) {
+      float* dst = out[i].second.data();
+      if (r != 0) {
+        scratch.resize(out[i].second.size());
+        dst = scratch.data();
+      }
+      tandem_tensor_view view = host_view(dst, TANDEM_DTYPE_F32, {static_cast<int64_t>(out[i].second.size())});
+      sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->get_param(rank.stage->handle(), i, &view, err); });
+    }
+  });
+  return out;
+}
+
+void Engine::set_parameters(const std::vector<std::pair<std::string, std::vector<float>>>& values) {
+  if (values.size() != params_.size())
+    throw std::invalid_argument(name_ + ": " + std::to_string(values.size()) + " parameters given, the model has " +
+                                std::to_string(params_.size()));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (values[i].first != params_[i].name)
+      throw std::invalid_argument(name_ + ": parameter " + std::to_string(i) + " is " + params_[i].name + ", not " +
+                                  values[i].first);
+    if (values[i].second.size() != numel(params_[i]))
+      throw std::invalid_argument(name_ + ": parameter " + values[i].first + " needs " +
+                                  std::to_string(numel(params_[i])) + " values, got " +
+                                  std::to_string(values[i].second.size()));
+  }
+  pool_->run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    for (uint32_t i = 0; i < params_.size(); ++i) {
+      tandem_tensor_view view = host_view(const_cast<float*>(values[i].second.data()), TANDEM_DTYPE_F32,
+                                          {static_cast<int64_t>(values[i].second.size())});
+      sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->set_param(rank.stage->handle(), i, &view, err); });
+    }
+  });
+}
+
+std::vector<tandem_stage_memory> Engine::memory() const {
+  std::vector<tandem_stage_memory> out;
+  for (const auto& rank : ranks_) {
+    tandem_stage_memory m{};
+    m.struct_size = sizeof m;
+    sdk::call_checked([&](tandem_error* err) { return rank->stage_vt->memory(rank->stage->handle(), &m, err); });
+    out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace tandem

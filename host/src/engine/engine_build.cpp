@@ -1,0 +1,148 @@
+// Engine::build: the per-rank modules a resolved config selects, wired together, with the initial
+// weights set.
+#include "engine/engine_rank.hpp"
+#include "engine/rank_pool.hpp"
+#include "tandem/call.hpp"
+
+namespace tandem {
+
+namespace {
+
+// The optimizer module a config's "optimizer.type" selects, and the params it gets. DeepSpeed runs
+// "Adam" and "AdamW" through one Adam implementation whose adam_w_mode decides between L2 and
+// decoupled decay; "AdamW" always means decoupled. tandem's `adamw` module does both the same way.
+struct OptimizerChoice {
+  std::string module;
+  json::Value params;
+};
+
+OptimizerChoice choose_optimizer(const ModuleBlock& block) {
+  OptimizerChoice choice{canonical_module_name(block.type), block.params};
+  if (choice.module == "adam") {
+    choice.module = "adamw";  // adam_w_mode (default true) picks the mode, as in DeepSpeed
+  } else if (choice.module == "adamw") {
+    json::Value forced = json::Value::boolean(true);
+    forced.set_position(block.position);
+    choice.params.set("adam_w_mode", std::move(forced));
+  }
+  return choice;
+}
+
+template <class Table>
+const Table* table_of(const ModuleInstance& instance) {
+  return &instance.vtable<Table>();
+}
+
+}  // namespace
+
+void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
+                   LrScheduler* scheduler, RankPool& pool, std::shared_ptr<ModuleInstance> comm) {
+  pool_ = &pool;
+  comm_ = std::move(comm);
+  scheduler_ = scheduler;
+  const int32_t world = pool.size();
+  if (static_cast<int32_t>(models.size()) != world)
+    throw std::logic_error("Engine::build: one model instance per rank expected");
+
+  // Each rank's modules.
+  const std::string stage_name = "zero" + std::to_string(config_.zero.stage);
+  const ModuleInfo& stage_module = registry.get(ModuleKind::Stage, stage_name);
+  std::optional<OptimizerChoice> optimizer;
+  const ModuleInfo* optimizer_module = nullptr;
+  if (config_.optimizer) {
+    optimizer = choose_optimizer(*config_.optimizer);
+    optimizer_module = &registry.get(ModuleKind::Optimizer, optimizer->module);
+  }
+  has_optimizer_ = optimizer.has_value();
+  for (int32_t r = 0; r < world; ++r) {
+    auto rank = std::make_unique<Rank>();
+    rank->model = std::move(models[static_cast<size_t>(r)]);
+    rank->model_vt = table_of<tandem_model_vtable>(*rank->model);
+    rank->stage = registry.create(stage_module, nullptr, config_.source, name_ + ".stage");
+    rank->stage_vt = table_of<tandem_stage_vtable>(*rank->stage);
+    if (optimizer) {
+      rank->optimizer = registry.create(*optimizer_module, &optimizer->params, config_.source, name_ + ".optimizer");
+      rank->optimizer_vt = table_of<tandem_optimizer_vtable>(*rank->optimizer);
+    }
+    ranks_.push_back(std::move(rank));
+  }
+
+  // The model's parameters, and the two conventional optimizer groups: 0 decays, 1 does not.
+  const Rank& first = *ranks_.front();
+  vocab_ = first.model_vt->vocab_size(first.model->handle());
+  max_sequence_ = first.model_vt->max_sequence(first.model->handle());
+  hidden_ = first.model_vt->hidden_size(first.model->handle());
+  const uint32_t count = first.model_vt->param_count(first.model->handle());
+  for (uint32_t i = 0; i < count; ++i) {
+    tandem_model_param p{};
+    p.struct_size = sizeof p;
+    sdk::call_checked([&](tandem_error* err) { return first.model_vt->param_info(first.model->handle(), i, &p, err); });
+    params_.push_back(p);
+    param_groups_.push_back((p.flags & TANDEM_MODEL_PARAM_NO_WEIGHT_DECAY) != 0 ? 1u : 0u);
+  }
+  if (params_.empty()) throw ModuleError(name_ + ": the model declares no parameters");
+  if (optimizer) {
+    tandem_optimizer_hparams defaults{};
+    defaults.struct_size = sizeof defaults;
+    sdk::call_checked(
+        [&](tandem_error* err) { return first.optimizer_vt->defaults(first.optimizer->handle(), &defaults, err); });
+    tandem_optimizer_hparams no_decay = defaults;
+    no_decay.weight_decay = 0.0;
+    group_defaults_ = {defaults, no_decay};
+  }
+
+  // Each rank's stage, set up on its own thread (a stage may talk to the others while it does).
+  const auto& comm_vt = comm_->vtable<tandem_comm_vtable>();
+  const ZeroConfig& z = config_.zero;
+  pool.run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    tandem_stage_setup setup{};
+    setup.struct_size = sizeof setup;
+    setup.rank = comm_vt.first_rank(comm_->handle()) + r;
+    setup.world_size = comm_vt.world_size(comm_->handle());
+    setup.local_rank = r;
+    setup.params = params_.data();
+    setup.param_count = static_cast<uint32_t>(params_.size());
+    setup.layer_count = rank.model_vt->layer_count(rank.model->handle());
+    setup.param_groups = param_groups_.data();
+    setup.group_count = 2;
+    setup.comm = comm_->handle();
+    setup.comm_vtable = &comm_vt;
+    setup.optimizer = rank.optimizer ? rank.optimizer->handle() : nullptr;
+    setup.optimizer_vtable = rank.optimizer_vt;
+    setup.options = tandem_stage_options{sizeof(tandem_stage_options),
+                                         z.reduce_bucket_size,
+                                         z.allgather_bucket_size,
+                                         z.overlap_comm ? 1 : 0,
+                                         z.contiguous_gradients ? 1 : 0,
+                                         z.prefetch_bucket_size,
+                                         z.max_live_parameters,
+                                         z.max_reuse_distance,
+                                         z.param_persistence_threshold,
+                                         z.model_persistence_threshold,
+                                         z.optimizer_offload_device() != OffloadDevice::None ? 1 : 0};
+    sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->setup(rank.stage->handle(), &setup, err); });
+  });
+
+  // Initial weights: a pure function of the seed, computed once and given to every rank.
+  std::vector<std::pair<std::string, std::vector<float>>> initial;
+  for (uint32_t i = 0; i < params_.size(); ++i) {
+    std::vector<float> values;
+    size_t n = 1;
+    for (uint32_t d = 0; d < params_[i].ndim; ++d) n *= static_cast<size_t>(params_[i].shape[d]);
+    values.resize(n);
+    tandem_tensor_view view{};
+    view.struct_size = sizeof view;
+    view.dtype = TANDEM_DTYPE_F32;
+    view.device = TANDEM_DEVICE_CPU;
+    view.data = values.data();
+    view.ndim = params_[i].ndim;
+    std::copy(params_[i].shape, params_[i].shape + params_[i].ndim, view.shape);
+    sdk::call_checked(
+        [&](tandem_error* err) { return first.model_vt->init_param(first.model->handle(), i, seed, &view, err); });
+    initial.emplace_back(params_[i].name, std::move(values));
+  }
+  set_parameters(initial);
+}
+
+}  // namespace tandem

@@ -1,0 +1,192 @@
+// Engine::save and Engine::load: an engine's state as files in one directory.
+//
+//   model.safetensors   the full fp32 weights under Hugging Face's names (loadable on its own)
+//   rank<R>.safetensors rank R's fp32 master shard of each optimizer group ("master.<g>") and its
+//                       optimizer state ("optimizer.<name>"), with the layout in the metadata
+//   engine.json         stage, world size, step counters and the scheduler's state
+// Restoring all of it continues a run exactly: the fp32 master weights and the optimizer's moments
+// are the bits that were saved.
+#include <fstream>
+#include <sstream>
+
+#include "engine/engine_rank.hpp"
+#include "engine/rank_pool.hpp"
+#include "tandem/call.hpp"
+#include "tandem/safetensors.hpp"
+
+namespace tandem {
+
+namespace {
+
+constexpr const char* kFormat = "tandem-engine";
+constexpr int64_t kFormatVersion = 1;
+
+std::string to_hex(std::span<const std::byte> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::byte b : bytes) {
+    out += digits[static_cast<unsigned>(b) >> 4];
+    out += digits[static_cast<unsigned>(b) & 15];
+  }
+  return out;
+}
+
+std::vector<std::byte> from_hex(const std::string& text, const std::string& where) {
+  auto nibble = [&](char c) -> unsigned {
+    if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+    if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+    throw std::runtime_error(where + ": scheduler_state is not lowercase hexadecimal");
+  };
+  if (text.size() % 2 != 0) throw std::runtime_error(where + ": scheduler_state has an odd length");
+  std::vector<std::byte> out;
+  for (size_t i = 0; i < text.size(); i += 2) out.push_back(static_cast<std::byte>(nibble(text[i]) << 4 | nibble(text[i + 1])));
+  return out;
+}
+
+size_t view_numel(const tandem_tensor_view& v) {
+  size_t n = 1;
+  for (uint32_t d = 0; d < v.ndim; ++d) n *= static_cast<size_t>(v.shape[d]);
+  return n;
+}
+
+std::filesystem::path rank_file(const std::filesystem::path& dir, int32_t r) {
+  return dir / ("rank" + std::to_string(r) + ".safetensors");
+}
+
+// The optimizer's named state buffers of one rank.
+std::vector<std::pair<std::string, tandem_tensor_view>> optimizer_buffers(const ModuleInstance& optimizer,
+                                                                          const tandem_optimizer_vtable& vt) {
+  std::vector<std::pair<std::string, tandem_tensor_view>> out;
+  const uint32_t n = vt.state_buffer_count(optimizer.handle());
+  for (uint32_t i = 0; i < n; ++i) {
+    const char* name = nullptr;
+    tandem_tensor_view view{};
+    view.struct_size = sizeof view;
+    sdk::call_checked([&](tandem_error* err) { return vt.state_buffer(optimizer.handle(), i, &name, &view, err); });
+    if (view.dtype != TANDEM_DTYPE_F32 || view.device != TANDEM_DEVICE_CPU)
+      throw std::runtime_error(optimizer.label() + ": optimizer state '" + name + "' is not fp32 host memory");
+    out.emplace_back(name, view);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Engine::save(const std::filesystem::path& dir) const {
+  // Weights under their Hugging Face names.
+  const auto weights = parameters();
+  std::vector<safetensors::TensorData> tensors;
+  for (size_t i = 0; i < weights.size(); ++i)
+    tensors.push_back(safetensors::f32_tensor(weights[i].first, parameter_shape(i), weights[i].second));
+  safetensors::write(dir / "model.safetensors", tensors, {{"format", "pt"}, {"producer", "tandem"}});
+
+  // Each rank's master shards and optimizer state.
+  if (has_optimizer_) {
+    pool_->run([&](int32_t r) {
+      Rank& rank = *ranks_[static_cast<size_t>(r)];
+      std::vector<safetensors::TensorData> shards;
+      safetensors::Metadata meta{{"rank", std::to_string(r)}, {"world_size", std::to_string(ranks_.size())}};
+      for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
+        tandem_tensor_view shard{};
+        shard.struct_size = sizeof shard;
+        uint64_t offset = 0, padded = 0;
+        sdk::call_checked([&](tandem_error* err) {
+          return rank.stage_vt->master_shard(rank.stage->handle(), g, &shard, &offset, &padded, err);
+        });
+        const size_t n = view_numel(shard);
+        shards.push_back(safetensors::f32_tensor("master." + std::to_string(g), {static_cast<int64_t>(n)},
+                                                 std::span<const float>(static_cast<const float*>(shard.data), n)));
+        meta.emplace_back("master." + std::to_string(g) + ".offset", std::to_string(offset));
+        meta.emplace_back("master." + std::to_string(g) + ".padded", std::to_string(padded));
+      }
+      for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
+        const size_t n = view_numel(view);
+        shards.push_back(safetensors::f32_tensor("optimizer." + name, {static_cast<int64_t>(n)},
+                                                 std::span<const float>(static_cast<const float*>(view.data), n)));
+      }
+      safetensors::write(rank_file(dir, r), shards, meta);
+    });
+  }
+
+  json::Value manifest = json::Value::object();
+  manifest.set("format", json::Value::string(kFormat));
+  manifest.set("version", json::Value::integer(kFormatVersion));
+  manifest.set("engine", json::Value::string(name_));
+  manifest.set("stage", json::Value::integer(config_.zero.stage));
+  manifest.set("world_size", json::Value::integer(static_cast<int64_t>(ranks_.size())));
+  manifest.set("parameters", json::Value::integer(static_cast<int64_t>(params_.size())));
+  manifest.set("has_optimizer", json::Value::boolean(has_optimizer_));
+  manifest.set("global_steps", json::Value::integer(global_steps_));
+  manifest.set("skipped_steps", json::Value::integer(skipped_steps_));
+  manifest.set("taken_steps", json::Value::integer(taken_steps_));
+  manifest.set("micro_steps", json::Value::integer(micro_steps_));
+  if (scheduler_ != nullptr) manifest.set("scheduler_state", json::Value::string(to_hex(scheduler_->save_state())));
+  std::ofstream out(dir / "engine.json");
+  out << json::to_string(manifest, true) << "\n";
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + (dir / "engine.json").string());
+}
+
+void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
+  const std::string manifest_path = (dir / "engine.json").string();
+  const json::Document doc = json::parse_file(dir / "engine.json");
+  auto field = [&](const char* key) -> const json::Value& {
+    const json::Value* v = doc.root.find(key);
+    if (v == nullptr) throw std::runtime_error(manifest_path + ": missing \"" + std::string(key) + "\"");
+    return *v;
+  };
+  if (!field("format").is_string() || field("format").as_string() != kFormat || !field("version").is_int() ||
+      field("version").as_int() != kFormatVersion)
+    throw std::runtime_error(manifest_path + ": not a tandem engine checkpoint of version " +
+                             std::to_string(kFormatVersion));
+
+  // Weights first: they are all an inference engine needs.
+  const safetensors::File weights = safetensors::File::open(dir / "model.safetensors");
+  std::vector<std::pair<std::string, std::vector<float>>> values;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    weights.expect(params_[i].name, parameter_shape(i));
+    values.emplace_back(params_[i].name, weights.read_f32(params_[i].name));
+  }
+  set_parameters(values);
+  if (!with_optimizer || !has_optimizer_) return;
+
+  if (!field("has_optimizer").as_bool())
+    throw std::runtime_error(manifest_path + ": the checkpoint has no optimizer state; load it without");
+  if (field("stage").as_int() != config_.zero.stage || field("world_size").as_int() != world_size())
+    throw std::runtime_error(manifest_path + ": saved under ZeRO stage " + std::to_string(field("stage").as_int()) +
+                             " with " + std::to_string(field("world_size").as_int()) +
+                             " ranks; this engine runs stage " + std::to_string(config_.zero.stage) + " with " +
+                             std::to_string(world_size()) + " ranks (load the weights alone to change either)");
+  pool_->run([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    const safetensors::File file = safetensors::File::open(rank_file(dir, r));
+    for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
+      tandem_tensor_view shard{};
+      shard.struct_size = sizeof shard;
+      uint64_t offset = 0, padded = 0;
+      sdk::call_checked([&](tandem_error* err) {
+        return rank.stage_vt->master_shard(rank.stage->handle(), g, &shard, &offset, &padded, err);
+      });
+      const size_t n = view_numel(shard);
+      file.expect("master." + std::to_string(g), {static_cast<int64_t>(n)});
+      file.read_f32("master." + std::to_string(g), std::span<float>(static_cast<float*>(shard.data), n));
+    }
+    for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
+      const size_t n = view_numel(view);
+      file.expect("optimizer." + name, {static_cast<int64_t>(n)});
+      file.read_f32("optimizer." + name, std::span<float>(static_cast<float*>(view.data), n));
+    }
+  });
+  global_steps_ = field("global_steps").as_int();
+  skipped_steps_ = field("skipped_steps").as_int();
+  taken_steps_ = field("taken_steps").as_int();
+  micro_steps_ = field("micro_steps").as_int();
+  if (scheduler_ != nullptr) {
+    const json::Value* state = doc.root.find("scheduler_state");
+    if (state == nullptr || !state->is_string())
+      throw std::runtime_error(manifest_path + ": no scheduler_state for this engine's scheduler");
+    scheduler_->load_state(from_hex(state->as_string(), manifest_path));
+  }
+}
+
+}  // namespace tandem

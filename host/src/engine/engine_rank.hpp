@@ -1,0 +1,30 @@
+// What an Engine keeps per local rank: the rank's module instances and the buffers of its last pass.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "tandem/engine.hpp"
+#include "tandem/model.h"
+#include "tandem/optimizer.h"
+#include "tandem/stage.h"
+
+namespace tandem {
+
+struct Engine::Rank {
+  std::shared_ptr<ModuleInstance> model, stage, optimizer;
+  const tandem_model_vtable* model_vt = nullptr;
+  const tandem_stage_vtable* stage_vt = nullptr;
+  const tandem_optimizer_vtable* optimizer_vt = nullptr;
+
+  // The access table the stage hands the model (valid as long as the stage instance).
+  const tandem_param_access* access() const { return stage_vt->param_access(stage->handle()); }
+
+  std::vector<int32_t> tokens;    // the last forward's input (the model may refer to it until backward)
+  const float* logits = nullptr;  // the last forward's logits, owned by the model
+  std::vector<float> row_losses, dlosses, dlogits;
+  double ce = 0, kd = 0;          // the last backward's mean losses
+  Timings time;
+};
+
+}  // namespace tandem

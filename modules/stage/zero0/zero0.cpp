@@ -1,0 +1,155 @@
+// ZeRO stage 0: plain data parallelism. Every rank holds the whole model state: parameters (fp32,
+// which are also the master weights on the CPU), the accumulated gradients, and the optimizer state
+// for all of it. After each micro-step's backward the gradients are averaged over ranks (an
+// all-reduce, summed in rank order) and added to the accumulated ones; at the step every rank runs
+// the optimizer on everything and so stays identical to the others.
+//
+// Layout (tandem/flat_layout.hpp): one flat buffer per optimizer group, padded to the world size,
+// as the partitioned stages use, so that "the same element" means the same thing under every stage.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "tandem/flat_layout.hpp"
+#include "tandem/grad_norm.hpp"
+#include "tandem/stage.hpp"
+
+namespace {
+
+using tandem::sdk::FlatLayout;
+
+const tandem_param_spec kParams[] = {
+    tandem::sdk::optional_param("all_reduce", TANDEM_PARAM_BOOL, "true",
+                                "average gradients over ranks after each micro-step (off only for tests)"),
+};
+
+class Zero0 final : public tandem::sdk::Stage {
+ public:
+  explicit Zero0(const tandem::sdk::Params& p) : all_reduce_(p.boolean("all_reduce")) {}
+
+  void setup(const tandem::sdk::StageSetup& s) override {
+    setup_ = s;
+    layout_ = std::make_unique<FlatLayout>(s.params.data(), static_cast<uint32_t>(s.params.size()),
+                                           s.param_groups.data(), s.group_count, s.world_size);
+    const size_t n = layout_->total_padded();
+    params_.assign(n, 0.0f);
+    if (s.optimizer) {  // without one the engine only runs forward: no gradients to keep
+      grads_.assign(n, 0.0f);
+      micro_grads_.assign(n, 0.0f);
+    }
+    by_layer_.assign(static_cast<size_t>(s.layer_count), {});
+    for (uint32_t i = 0; i < s.params.size(); ++i) by_layer_[static_cast<size_t>(s.params[i].layer)].push_back(i);
+    if (s.optimizer) setup_.optimizer.init_state(n);
+  }
+
+  void set_param(uint32_t index, const tandem_tensor_view& full) override {
+    check_fp32(full, index);
+    std::memcpy(&params_[layout_->global_offset(index)], full.data, numel(index) * sizeof(float));
+  }
+  void get_param(uint32_t index, tandem_tensor_view& out) override {
+    check_fp32(out, index);
+    std::memcpy(out.data, &params_[layout_->global_offset(index)], numel(index) * sizeof(float));
+  }
+
+  void acquire(int32_t layer, tandem_tensor_view* views) override { fill_views(layer, params_.data(), views); }
+  void release(int32_t) override {}
+  void acquire_grads(int32_t layer, tandem_tensor_view* views) override {
+    if (!setup_.optimizer) throw std::invalid_argument("no gradients: this stage was set up without an optimizer");
+    fill_views(layer, micro_grads_.data(), views);
+  }
+  void grads_done(int32_t) override {}  // stage 0 reduces everything at once in end_backward
+
+  void end_backward() override {
+    if (all_reduce_ && setup_.world_size > 1)
+      setup_.comm.all_reduce(micro_grads_.data(), micro_grads_.size(), TANDEM_REDUCE_AVERAGE);
+    for (size_t i = 0; i < grads_.size(); ++i) grads_[i] += micro_grads_[i];
+    std::fill(micro_grads_.begin(), micro_grads_.end(), 0.0f);
+  }
+
+  double grad_norm() override {
+    // Every rank holds the same averaged gradients: the exact sum needs no communication.
+    tandem::sdk::ExactSquareSum sum;
+    sum.add(grads_);
+    return sum.norm();
+  }
+
+  void step(const tandem_stage_step_args& args) override {
+    if (args.group_count != layout_->groups().size())
+      throw std::invalid_argument("step: " + std::to_string(args.group_count) + " groups of hyper-parameters for " +
+                                  std::to_string(layout_->groups().size()) + " groups");
+    std::vector<tandem_optimizer_group> groups;
+    for (size_t g = 0; g < layout_->groups().size(); ++g) {
+      const tandem::sdk::FlatGroup& fg = layout_->groups()[g];
+      groups.push_back(tandem_optimizer_group{sizeof(tandem_optimizer_group), fg.base, fg.numel, args.group_hparams[g]});
+    }
+    tandem_optimizer_step_args opt{};
+    opt.struct_size = sizeof opt;
+    opt.step = args.step;
+    opt.params = params_.data();
+    opt.grads = grads_.data();
+    opt.grad_dtype = TANDEM_DTYPE_F32;
+    opt.grad_scale = args.grad_scale;
+    opt.numel = params_.size();
+    opt.groups = groups.data();
+    opt.group_count = static_cast<uint32_t>(groups.size());
+    setup_.optimizer.step(opt);
+    zero_grads();
+  }
+
+  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+  tandem_stage_memory memory() const override {
+    tandem_stage_memory m{};
+    m.struct_size = sizeof m;
+    m.param_bytes = params_.size() * sizeof(float);
+    m.grad_bytes = (grads_.size() + micro_grads_.size()) * sizeof(float);
+    m.master_bytes = 0;  // on the CPU the fp32 parameters are the master weights
+    m.optimizer_state_bytes =
+        setup_.optimizer ? const_cast<tandem::sdk::OptimizerHandle&>(setup_.optimizer).state_bytes() : 0;
+    return m;
+  }
+
+  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
+    if (group >= layout_->groups().size()) throw std::invalid_argument("master_shard: no group " + std::to_string(group));
+    const tandem::sdk::FlatGroup& g = layout_->groups()[group];
+    shard = tandem::sdk::make_view(&params_[g.base], TANDEM_DTYPE_F32, {static_cast<int64_t>(g.padded)});
+    offset = 0;
+    padded = g.padded;
+  }
+
+ private:
+  size_t numel(uint32_t index) const { return layout_->params().at(index).numel; }
+  void check_fp32(const tandem_tensor_view& v, uint32_t index) const {
+    if (index >= layout_->params().size()) throw std::invalid_argument("no parameter " + std::to_string(index));
+    if (v.dtype != TANDEM_DTYPE_F32 || static_cast<size_t>(tandem::sdk::numel(v)) != numel(index))
+      throw std::invalid_argument(std::string("parameter ") + setup_.params[index].name + ": expected " +
+                                  std::to_string(numel(index)) + " fp32 elements");
+  }
+  void fill_views(int32_t layer, float* base, tandem_tensor_view* views) {
+    if (layer < 0 || static_cast<size_t>(layer) >= by_layer_.size())
+      throw std::invalid_argument("no layer " + std::to_string(layer));
+    size_t k = 0;
+    for (uint32_t i : by_layer_[static_cast<size_t>(layer)]) {
+      const tandem_model_param& p = setup_.params[i];
+      tandem_tensor_view& v = views[k++];
+      v = tandem_tensor_view{};
+      v.struct_size = sizeof v;
+      v.dtype = TANDEM_DTYPE_F32;
+      v.device = TANDEM_DEVICE_CPU;
+      v.data = base + layout_->global_offset(i);
+      v.ndim = p.ndim;
+      std::copy(p.shape, p.shape + p.ndim, v.shape);
+    }
+  }
+
+  bool all_reduce_;
+  tandem::sdk::StageSetup setup_;
+  std::unique_ptr<FlatLayout> layout_;
+  std::vector<float> params_, grads_, micro_grads_;
+  std::vector<std::vector<uint32_t>> by_layer_;
+};
+
+}  // namespace
+
+TANDEM_STAGE_MODULE(zero0, Zero0, "1.0.0", "ZeRO stage 0: plain data parallelism, gradients averaged over ranks",
+                    kParams)
