@@ -17,8 +17,9 @@ jobs=${JOBS:-$(nproc)}
 # Debian packages tandem builds and runs with. Keep in step with README.md.
 packages=(
   build-essential cmake pkg-config
-  libboost-dev libboost-program-options-dev rapidjson-dev libtbb-dev
+  libboost-dev libboost-program-options-dev rapidjson-dev libtbb-dev libopenblas-dev
   libgtest-dev libgmock-dev
+  bible-kjv bible-kjv-text   # the default corpus: the King James Bible (`bible` writes its text)
 )
 
 install_missing() {

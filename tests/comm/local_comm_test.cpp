@@ -3,6 +3,9 @@
 // times tandem::sdk::average_factor); reduce_scatter with the all_reduce's slices; repeated runs with
 // each other. Failures: an abort ends the other ranks promptly with its message, a mismatch between
 // the ranks' calls fails every rank naming both calls, a timeout names the rank that did not arrive.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <bit>
 #include <chrono>
@@ -13,9 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "../common/static_module.hpp"
 #include "../common/thread_ranks.hpp"
@@ -31,8 +31,9 @@ using Clock = std::chrono::steady_clock;
 
 struct LocalComm {
   explicit LocalComm(int world_size, double timeout_seconds = 300.0)
-      : instance(tandem_module_descriptor_local(), R"({"world_size": )" + std::to_string(world_size) +
-                                                       R"(, "timeout_seconds": )" + std::to_string(timeout_seconds) + "}",
+      : instance(tandem_module_descriptor_local(),
+                 R"({"world_size": )" + std::to_string(world_size) + R"(, "timeout_seconds": )" +
+                     std::to_string(timeout_seconds) + "}",
                  "test.comm") {}
   sdk::CommClient rank(int r) const { return sdk::CommClient(instance.handle(), vtable(), r); }
   const tandem_comm_vtable* vtable() const { return instance.vtable<tandem_comm_vtable>(); }
@@ -74,7 +75,7 @@ std::vector<T> reference_reduce(const std::vector<std::vector<T>>& inputs, size_
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 template <class T>
@@ -94,9 +95,8 @@ void check_all_reduce(int n, tandem_reduce_op op, size_t count, uint64_t seed) {
   std::vector<std::vector<T>> inputs(static_cast<size_t>(n));
   for (int r = 0; r < n; ++r) inputs[static_cast<size_t>(r)] = random_values<T>(count, seed + static_cast<uint64_t>(r));
   std::vector<std::vector<T>> buffers = inputs;
-  const RankResults results = run_ranks(n, [&](int r) {
-    comm.rank(r).all_reduce(std::span<T>(buffers[static_cast<size_t>(r)]), op);
-  });
+  const RankResults results =
+      run_ranks(n, [&](int r) { comm.rank(r).all_reduce(std::span<T>(buffers[static_cast<size_t>(r)]), op); });
   ASSERT_TRUE(results.all_ok()) << results.summary();
   const std::vector<T> want = reference_reduce(inputs, 0, count, op);
   for (int r = 0; r < n; ++r)
@@ -156,17 +156,20 @@ TEST_P(LocalCommWorld, ReduceScatterInPlace) {
   const size_t count = 257;
   LocalComm comm(n);
   std::vector<std::vector<float>> inputs(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r) inputs[static_cast<size_t>(r)] = random_values<float>(count * static_cast<size_t>(n), 77 + static_cast<uint64_t>(r));
+  for (int r = 0; r < n; ++r)
+    inputs[static_cast<size_t>(r)] =
+        random_values<float>(count * static_cast<size_t>(n), 77 + static_cast<uint64_t>(r));
   std::vector<std::vector<float>> buffers = inputs;
   const RankResults results = run_ranks(n, [&](int r) {
     std::vector<float>& b = buffers[static_cast<size_t>(r)];
-    comm.rank(r).reduce_scatter(std::span<const float>(b), std::span<float>(b.data() + count * static_cast<size_t>(r), count),
-                                TANDEM_REDUCE_SUM);
+    comm.rank(r).reduce_scatter(std::span<const float>(b),
+                                std::span<float>(b.data() + count * static_cast<size_t>(r), count), TANDEM_REDUCE_SUM);
   });
   ASSERT_TRUE(results.all_ok()) << results.summary();
   for (int r = 0; r < n; ++r) {
-    const std::vector<float> got(buffers[static_cast<size_t>(r)].begin() + static_cast<std::ptrdiff_t>(count * static_cast<size_t>(r)),
-                                 buffers[static_cast<size_t>(r)].begin() + static_cast<std::ptrdiff_t>(count * static_cast<size_t>(r + 1)));
+    const std::vector<float> got(
+        buffers[static_cast<size_t>(r)].begin() + static_cast<std::ptrdiff_t>(count * static_cast<size_t>(r)),
+        buffers[static_cast<size_t>(r)].begin() + static_cast<std::ptrdiff_t>(count * static_cast<size_t>(r + 1)));
     EXPECT_TRUE(same_bits(got, reference_reduce(inputs, count * static_cast<size_t>(r), count, TANDEM_REDUCE_SUM)))
         << "rank " << r;
   }
@@ -174,8 +177,8 @@ TEST_P(LocalCommWorld, ReduceScatterInPlace) {
 
 template <class T>
 void check_all_gather(int n, size_t count, bool in_place) {
-  SCOPED_TRACE("N=" + std::to_string(n) + " " + sdk::dtype_name(sdk::dtype_of<T>()) + " count=" + std::to_string(count) +
-               (in_place ? " in place" : ""));
+  SCOPED_TRACE("N=" + std::to_string(n) + " " + sdk::dtype_name(sdk::dtype_of<T>()) +
+               " count=" + std::to_string(count) + (in_place ? " in place" : ""));
   LocalComm comm(n);
   const size_t total = count * static_cast<size_t>(n);
   std::vector<std::vector<T>> inputs(static_cast<size_t>(n)), outputs(static_cast<size_t>(n), std::vector<T>(total));
@@ -184,7 +187,9 @@ void check_all_gather(int n, size_t count, bool in_place) {
     std::vector<T>& in = inputs[static_cast<size_t>(r)];
     for (size_t i = 0; i < count; ++i) in.push_back(static_cast<T>(1000 * r + static_cast<int>(i) + 1));
     want.insert(want.end(), in.begin(), in.end());
-    if (in_place) std::copy(in.begin(), in.end(), outputs[static_cast<size_t>(r)].begin() + static_cast<std::ptrdiff_t>(count * static_cast<size_t>(r)));
+    if (in_place)
+      std::copy(in.begin(), in.end(),
+                outputs[static_cast<size_t>(r)].begin() + static_cast<std::ptrdiff_t>(count * static_cast<size_t>(r)));
   }
   const RankResults results = run_ranks(n, [&](int r) {
     std::vector<T>& out = outputs[static_cast<size_t>(r)];
@@ -215,7 +220,8 @@ TEST_P(LocalCommWorld, BroadcastFromEachRoot) {
     const size_t bytes = 13;  // not a multiple of any element size
     std::vector<std::vector<unsigned char>> buffers(static_cast<size_t>(n));
     for (int r = 0; r < n; ++r)
-      for (size_t i = 0; i < bytes; ++i) buffers[static_cast<size_t>(r)].push_back(static_cast<unsigned char>(r * 31 + static_cast<int>(i)));
+      for (size_t i = 0; i < bytes; ++i)
+        buffers[static_cast<size_t>(r)].push_back(static_cast<unsigned char>(r * 31 + static_cast<int>(i)));
     const std::vector<unsigned char> want = buffers[static_cast<size_t>(root)];
     const RankResults results =
         run_ranks(n, [&](int r) { comm.rank(r).broadcast(buffers[static_cast<size_t>(r)].data(), bytes, root); });
@@ -251,7 +257,9 @@ TEST_P(LocalCommWorld, RepeatedRunsAreBitwiseIdentical) {
   const auto run_once = [&] {
     LocalComm comm(n);
     std::vector<std::vector<float>> data(static_cast<size_t>(n));
-    for (int r = 0; r < n; ++r) data[static_cast<size_t>(r)] = random_values<float>(count * static_cast<size_t>(n), 500 + static_cast<uint64_t>(r));
+    for (int r = 0; r < n; ++r)
+      data[static_cast<size_t>(r)] =
+          random_values<float>(count * static_cast<size_t>(n), 500 + static_cast<uint64_t>(r));
     const RankResults results = run_ranks(n, [&](int r) {
       sdk::CommClient c = comm.rank(r);
       std::vector<float>& d = data[static_cast<size_t>(r)];
@@ -269,7 +277,9 @@ TEST_P(LocalCommWorld, RepeatedRunsAreBitwiseIdentical) {
   const auto first = run_once();
   for (int repeat = 0; repeat < 4; ++repeat) {
     const auto again = run_once();
-    for (int r = 0; r < n; ++r) ASSERT_TRUE(same_bits(first[static_cast<size_t>(r)], again[static_cast<size_t>(r)])) << "repeat " << repeat << " rank " << r;
+    for (int r = 0; r < n; ++r)
+      ASSERT_TRUE(same_bits(first[static_cast<size_t>(r)], again[static_cast<size_t>(r)]))
+          << "repeat " << repeat << " rank " << r;
   }
   // Every rank ends with the same all-gathered data.
   for (int r = 1; r < n; ++r) EXPECT_TRUE(same_bits(first[0], first[static_cast<size_t>(r)]));
@@ -338,10 +348,14 @@ TEST_P(LocalCommWorld, MismatchedCollectivesFailEveryRankNamingBoth) {
       std::vector<double> d(8, 1.0);
       const bool odd = r == n - 1;
       const std::string call = odd ? c.other : c.rank0;
-      if (call == "all_reduce(count=8, F32, SUM)") comm_rank.all_reduce(std::span<float>(f.data(), 8), TANDEM_REDUCE_SUM);
-      if (call == "all_gather(count=8, F32)") comm_rank.all_gather(std::span<const float>(f.data(), 8), std::span<float>(f));
-      if (call == "all_reduce(count=9, F32, SUM)") comm_rank.all_reduce(std::span<float>(out.data(), 9), TANDEM_REDUCE_SUM);
-      if (call == "all_reduce(count=8, F32, MAX)") comm_rank.all_reduce(std::span<float>(f.data(), 8), TANDEM_REDUCE_MAX);
+      if (call == "all_reduce(count=8, F32, SUM)")
+        comm_rank.all_reduce(std::span<float>(f.data(), 8), TANDEM_REDUCE_SUM);
+      if (call == "all_gather(count=8, F32)")
+        comm_rank.all_gather(std::span<const float>(f.data(), 8), std::span<float>(f));
+      if (call == "all_reduce(count=9, F32, SUM)")
+        comm_rank.all_reduce(std::span<float>(out.data(), 9), TANDEM_REDUCE_SUM);
+      if (call == "all_reduce(count=8, F32, MAX)")
+        comm_rank.all_reduce(std::span<float>(f.data(), 8), TANDEM_REDUCE_MAX);
       if (call == "all_reduce(count=8, F64, SUM)") comm_rank.all_reduce(std::span<double>(d), TANDEM_REDUCE_SUM);
       if (call == "broadcast(bytes=32, root=0)") comm_rank.broadcast(f.data(), 32, 0);
       if (call == "broadcast(bytes=32, root=1)") comm_rank.broadcast(f.data(), 32, 1);
@@ -349,7 +363,8 @@ TEST_P(LocalCommWorld, MismatchedCollectivesFailEveryRankNamingBoth) {
     EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 5.0);
     for (int r = 0; r < n; ++r) {
       EXPECT_THAT(results.message(r), HasSubstr("rank 0 called " + c.rank0)) << "rank " << r;
-      EXPECT_THAT(results.message(r), HasSubstr("rank " + std::to_string(n - 1) + " called " + c.other)) << "rank " << r;
+      EXPECT_THAT(results.message(r), HasSubstr("rank " + std::to_string(n - 1) + " called " + c.other))
+          << "rank " << r;
     }
     // The group stays failed: nothing after a mismatch can be trusted.
     const RankResults after = run_ranks(n, [&](int r) { comm.rank(r).barrier(); });
@@ -391,7 +406,8 @@ TEST(LocalComm, AverageIsTheSumTimesTheReciprocal) {
   LocalComm comm(n);
   const size_t count = 4096;
   std::vector<std::vector<float>> inputs(n), buffers;
-  for (int r = 0; r < n; ++r) inputs[static_cast<size_t>(r)] = random_values<float>(count, 900 + static_cast<uint64_t>(r));
+  for (int r = 0; r < n; ++r)
+    inputs[static_cast<size_t>(r)] = random_values<float>(count, 900 + static_cast<uint64_t>(r));
   buffers = inputs;
   ASSERT_TRUE(run_ranks(n, [&](int r) {
                 comm.rank(r).all_reduce(std::span<float>(buffers[static_cast<size_t>(r)]), TANDEM_REDUCE_AVERAGE);
@@ -421,7 +437,9 @@ TEST(LocalComm, NaNPropagatesThroughSumAndMax) {
     std::vector<std::vector<float>> buffers(n, std::vector<float>{1.0f, 2.0f, 3.0f});
     buffers[1][1] = std::numeric_limits<float>::quiet_NaN();  // a middle rank: MAX must not drop it
     buffers[0][2] = std::numeric_limits<float>::quiet_NaN();  // rank 0: the start of the scan
-    ASSERT_TRUE(run_ranks(n, [&](int r) { comm.rank(r).all_reduce(std::span<float>(buffers[static_cast<size_t>(r)]), op); }).all_ok());
+    ASSERT_TRUE(run_ranks(n, [&](int r) {
+                  comm.rank(r).all_reduce(std::span<float>(buffers[static_cast<size_t>(r)]), op);
+                }).all_ok());
     for (int r = 0; r < n; ++r) {
       EXPECT_FALSE(std::isnan(buffers[static_cast<size_t>(r)][0]));
       EXPECT_TRUE(std::isnan(buffers[static_cast<size_t>(r)][1]));
@@ -512,7 +530,8 @@ TEST(LocalComm, ManyCollectivesInARowStayInStep) {
           wrong += value != i;
           break;
         }
-        default: c.barrier();
+        default:
+          c.barrier();
       }
     }
   });

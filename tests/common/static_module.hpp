@@ -24,7 +24,8 @@ namespace tandem::test {
 // Why create() failed.
 struct CreateFailure : std::runtime_error {
   CreateFailure(tandem_status s, const std::string& message)
-      : std::runtime_error(std::string("create failed (") + sdk::status_name(s) + "): " + message), status(s),
+      : std::runtime_error(std::string("create failed (") + sdk::status_name(s) + "): " + message),
+        status(s),
         reason(message) {}
   tandem_status status;
   std::string reason;  // the module's message

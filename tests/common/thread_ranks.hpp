@@ -47,7 +47,8 @@ struct RankResults {
   std::string summary() const {
     std::string out;
     for (size_t r = 0; r < errors.size(); ++r)
-      if (errors[r]) out += (out.empty() ? "" : "; ") + ("rank " + std::to_string(r) + ": " + message(static_cast<int>(r)));
+      if (errors[r])
+        out += (out.empty() ? "" : "; ") + ("rank " + std::to_string(r) + ": " + message(static_cast<int>(r)));
     return out.empty() ? "all ranks returned" : out;
   }
 };

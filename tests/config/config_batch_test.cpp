@@ -65,6 +65,9 @@ struct BatchCase {
   int64_t train, micro, gas;
   bool success;  // DeepSpeed's expectation with all three given
 };
+void PrintTo(const BatchCase& c, std::ostream* os) {
+  *os << "(" << c.train << ", " << c.micro << ", " << c.gas << ", " << (c.success ? "ok" : "fails") << ")";
+}
 
 class ConfigBatchTriple : public ::testing::TestWithParam<BatchCase> {};
 
@@ -119,7 +122,12 @@ TEST_P(ConfigBatchTriple, DeepSpeedTestAssertions) {
 
 INSTANTIATE_TEST_SUITE_P(DeepSpeedTable, ConfigBatchTriple,
                          ::testing::Values(BatchCase{32, 16, 1, true}, BatchCase{32, 8, 2, true},
-                                           BatchCase{33, 17, 2, false}, BatchCase{32, 18, 1, false}));
+                                           BatchCase{33, 17, 2, false}, BatchCase{32, 18, 1, false}),
+                         [](const ::testing::TestParamInfo<BatchCase>& info) {
+                           const BatchCase& c = info.param;
+                           return "train" + std::to_string(c.train) + "_micro" + std::to_string(c.micro) + "_gas" +
+                                  std::to_string(c.gas);
+                         });
 
 TEST(ConfigBatch, MismatchNamesTheKeysAndTheArithmetic) {
   const std::string text = "{\n  \"train_batch_size\": 33,\n  \"train_micro_batch_size_per_gpu\": 17,\n"

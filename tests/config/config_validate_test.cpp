@@ -149,6 +149,7 @@ struct RenameCase {
   const char* current;
   const char* value;
 };
+void PrintTo(const RenameCase& c, std::ostream* os) { *os << c.written << " -> " << c.current; }
 
 class ConfigZeroRename : public ::testing::TestWithParam<RenameCase> {};
 
@@ -191,7 +192,8 @@ INSTANTIATE_TEST_SUITE_P(
                       RenameCase{"max_reuse_distance", "stage3_max_reuse_distance", "6000"},
                       RenameCase{"module_granularity_threshold", "stage3_module_granularity_threshold", "3"},
                       RenameCase{"use_all_reduce_for_fetch_params", "stage3_use_all_reduce_for_fetch_params",
-                                 "true"}));
+                                 "true"}),
+    [](const ::testing::TestParamInfo<RenameCase>& info) { return std::string(info.param.written); });
 
 TEST(ConfigValidate, DeprecatedRenameIsRefusedWithItsReplacementAsDeepSpeedDoes) {
   const ConfigError e = error_of(

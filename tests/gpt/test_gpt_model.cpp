@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gpt_model.hpp"
@@ -158,6 +159,30 @@ TEST(GptModel, ForwardAndBackwardAreBitwiseDeterministicAcrossThreadCounts) {
   const std::vector<float> one = run(1), two = run(2), again = run(2);
   EXPECT_TRUE(one == two) << "1 thread and 2 threads differ";
   EXPECT_TRUE(two == again) << "two runs differ";
+}
+
+// Ranks run as threads, each with its own replica, all sharing TBB's pool and OpenBLAS: each must
+// get exactly what a lone run gets.
+TEST(GptModel, ReplicasInConcurrentThreadsMatchALoneRun) {
+  const GptConfig cfg{2, 4, 64, 100, 32};
+  const int64_t B = 2, Tn = 32, V = cfg.vocab_size;
+  const std::vector<int32_t> tokens = test::random_tokens(B * Tn, V, 8);
+  const std::vector<float> r(static_cast<size_t>(B * Tn * V), 0.01f);
+  auto run = [&] {
+    ResidentParams store = test::make_store(cfg, DType::f32, 2);
+    GptModel<float> model(cfg);
+    std::vector<float> out = copy_of<float>(model.forward(store, tokens.data(), B, Tn, true));
+    model.backward(store, r.data());
+    const std::vector<float> grads = copy_of<float>(store.grads_flat().view());
+    out.insert(out.end(), grads.begin(), grads.end());
+    return out;
+  };
+  const std::vector<float> lone = run();
+  std::vector<std::vector<float>> results(3);
+  std::vector<std::thread> ranks;
+  for (auto& res : results) ranks.emplace_back([&res, &run] { res = run(); });
+  for (auto& t : ranks) t.join();
+  for (const auto& res : results) EXPECT_TRUE(res == lone);
 }
 
 TEST(GptModel, IsCausalAndInferenceEqualsTraining) {

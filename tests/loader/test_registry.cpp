@@ -97,6 +97,17 @@ TEST(Registry, ScanSkipsMissingDirectoriesAndRefusesFiles) {
   EXPECT_THAT(registry.scanned_directories(), ElementsAre(dir.path() / "missing", file));
 }
 
+TEST(Registry, LoadFileOfAMissingFileIsARefusal) {
+  TempDir dir;
+  ModuleRegistry registry;
+  registry.load_file(dir.path() / "libtandem-scheduler-gone.so");
+  ASSERT_EQ(registry.refusals().size(), 1u);
+  EXPECT_EQ(registry.refusals()[0].message(), "refused module file '" + (dir.path() / "libtandem-scheduler-gone.so").string() +
+                                                  "': cannot be opened: No such file or directory");
+  EXPECT_EQ(registry.refusals()[0].kind, ModuleKind::Scheduler);  // from the file name
+  EXPECT_EQ(registry.refusals()[0].name, "gone");
+}
+
 TEST(Registry, RescanningAndSymlinksReadEachFileOnce) {
   TempDir root;
   const fs::path first = root.subdir("first"), second = root.subdir("second");

@@ -26,7 +26,7 @@ ReferenceConfig adam_config(bool adam_w_mode, bool bias_correction) {
   c.defaults = sdk::OptimizerHparams{0.002, 0.85, 0.995, 1e-7, 0.03};
   c.state_names = {"exp_avg", "exp_avg_sq"};
   c.update = [adam_w_mode, bias_correction](const sdk::OptimizerHparams& h, int64_t step, double& p, double g,
-                                             std::span<double> state) {
+                                            std::span<double> state) {
     double& m = state[0];
     double& v = state[1];
     const bool decay = h.weight_decay > 0.0;
@@ -64,7 +64,8 @@ std::vector<InvalidParams> adam_family_invalid_params() {
 }
 
 OptimizerFactory adam_family(std::string name, const tandem_module_descriptor* (*descriptor)(), uint32_t capabilities) {
-  return OptimizerFactory{std::move(name), descriptor, capabilities, adam_family_configs(), adam_family_invalid_params()};
+  return OptimizerFactory{std::move(name), descriptor, capabilities, adam_family_configs(),
+                          adam_family_invalid_params()};
 }
 
 }  // namespace tandem::test

@@ -1,12 +1,12 @@
 // adamw: joins the optimizer conformance suite, plus what is particular to this module (its schema,
 // its defaults, the flags it accepts for DeepSpeed configs, its checks of per-step hyper-parameters).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "../common/static_module.hpp"
 #include "optimizer_conformance.hpp"
@@ -35,7 +35,9 @@ std::vector<float> run(const std::string& params_json, size_t n, int steps, doub
   for (int t = 1; t <= steps; ++t) {
     for (size_t i = 0; i < n; ++i) g[i] = 0.05f * static_cast<float>((i * 7 + static_cast<size_t>(t)) % 11) - 0.25f;
     const sdk::OptimizerHparams d = opt.defaults();
-    tandem_optimizer_group group{sizeof(tandem_optimizer_group), 0, n,
+    tandem_optimizer_group group{sizeof(tandem_optimizer_group),
+                                 0,
+                                 n,
                                  {sizeof(tandem_optimizer_hparams), d.lr, d.beta1, d.beta2, d.eps, weight_decay}};
     tandem_optimizer_step_args a{};
     a.struct_size = sizeof(a);
@@ -62,8 +64,8 @@ TEST(AdamW, DescriptorAndSchema) {
   EXPECT_STREQ(d->name, "adamw");
   std::vector<std::string> names;
   for (uint32_t i = 0; i < d->param_count; ++i) names.push_back(d->params[i].name);
-  EXPECT_THAT(names, ElementsAre("lr", "betas", "eps", "weight_decay", "bias_correction", "adam_w_mode",
-                                 "torch_adam", "amsgrad"));
+  EXPECT_THAT(names, ElementsAre("lr", "betas", "eps", "weight_decay", "bias_correction", "adam_w_mode", "torch_adam",
+                                 "amsgrad"));
 }
 
 TEST(AdamW, DefaultsAreDeepSpeeds) {
@@ -97,8 +99,9 @@ TEST(AdamW, RefusesHyperParametersThatWouldPoisonTheShard) {
   opt.init_state(4);
   std::vector<float> p(4, 1.0f), g(4, 0.5f);
   const auto step_with = [&](tandem_optimizer_hparams h) {
-    tandem_optimizer_group groups[2] = {{sizeof(tandem_optimizer_group), 0, 2, {sizeof(h), 1e-3, 0.9, 0.999, 1e-8, 0.0}},
-                                        {sizeof(tandem_optimizer_group), 2, 2, h}};
+    tandem_optimizer_group groups[2] = {
+        {sizeof(tandem_optimizer_group), 0, 2, {sizeof(h), 1e-3, 0.9, 0.999, 1e-8, 0.0}},
+        {sizeof(tandem_optimizer_group), 2, 2, h}};
     tandem_optimizer_step_args a{};
     a.struct_size = sizeof(a);
     a.step = 1;
@@ -141,7 +144,8 @@ TEST(AdamW, LoadsAsASharedModuleAndSteps) {
   EXPECT_EQ(opt.defaults().lr, 0.01);
   opt.init_state(3);
   std::vector<float> p{1.0f, -2.0f, 0.5f}, g{0.1f, 0.2f, -0.3f};
-  tandem_optimizer_group group{sizeof(tandem_optimizer_group), 0, 3, {sizeof(tandem_optimizer_hparams), 0.01, 0.9, 0.999, 1e-8, 0.1}};
+  tandem_optimizer_group group{
+      sizeof(tandem_optimizer_group), 0, 3, {sizeof(tandem_optimizer_hparams), 0.01, 0.9, 0.999, 1e-8, 0.1}};
   tandem_optimizer_step_args a{};
   a.struct_size = sizeof(a);
   a.step = 1;

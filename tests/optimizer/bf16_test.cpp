@@ -1,11 +1,11 @@
 // tandem/dtype.hpp's bf16 conversions against an independent reference: widening decoded from the
 // fields with ldexp, narrowing by comparing distances to the two neighbouring bf16 values.
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "tandem/dtype.hpp"
 
@@ -52,7 +52,8 @@ TEST(Bf16, NarrowingRoundsToNearestEven) {
   // above the tie, the largest, and a random one.
   std::mt19937 rng(3);
   for (uint32_t upper = 0; upper <= 0xffff; ++upper) {
-    for (uint32_t lower : {0x0000u, 0x0001u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu, static_cast<uint32_t>(rng() & 0xffffu)}) {
+    for (uint32_t lower :
+         {0x0000u, 0x0001u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu, static_cast<uint32_t>(rng() & 0xffffu)}) {
       const uint32_t bits = (upper << 16) | lower;
       const float f = std::bit_cast<float>(bits);
       const uint16_t got = tandem::sdk::float_to_bf16(f);

@@ -2,14 +2,14 @@
 // module joins.
 #include "optimizer_conformance.hpp"
 
+#include <gmock/gmock.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
-
-#include <gmock/gmock.h>
 
 #include "../common/static_module.hpp"
 #include "tandem/registry.hpp"
@@ -39,10 +39,10 @@ double grid_value(uint16_t h) {
 
 // Round to nearest, ties to even, by comparing distances (not by the bit trick a module would use).
 uint16_t reference_bf16(float f) {
-  if (std::isnan(f)) return 0;  // callers check NaN separately
+  if (std::isnan(f)) return 0;                                                  // callers check NaN separately
   const uint16_t lo = static_cast<uint16_t>(std::bit_cast<uint32_t>(f) >> 16);  // toward zero
   if (std::isinf(f)) return lo;
-  const uint16_t hi = static_cast<uint16_t>(lo + 1);                            // away from zero
+  const uint16_t hi = static_cast<uint16_t>(lo + 1);  // away from zero
   const double x = static_cast<double>(f);
   const double below = std::fabs(x - grid_value(lo)), above = std::fabs(grid_value(hi) - x);
   if (below < above) return lo;
@@ -93,8 +93,8 @@ std::vector<tandem_optimizer_group> make_groups(const std::vector<Range>& ranges
     group.struct_size = sizeof(group);
     group.offset = ranges[g].offset;
     group.count = ranges[g].count;
-    group.hparams = tandem_optimizer_hparams{sizeof(tandem_optimizer_hparams), h.lr, h.beta1, h.beta2, h.eps,
-                                             h.weight_decay};
+    group.hparams =
+        tandem_optimizer_hparams{sizeof(tandem_optimizer_hparams), h.lr, h.beta1, h.beta2, h.eps, h.weight_decay};
     out.push_back(group);
   }
   return out;
@@ -188,8 +188,8 @@ struct Scenario {
   bool write_bf16 = false;
   uint64_t seed = 1;
   std::string text() const {
-    return "numel=" + std::to_string(numel) + (weight_decay ? " weight_decay" : " no_weight_decay") + " grads=" +
-           sdk::dtype_name(grad_dtype) + " grad_scale=" + std::to_string(grad_scale);
+    return "numel=" + std::to_string(numel) + (weight_decay ? " weight_decay" : " no_weight_decay") +
+           " grads=" + sdk::dtype_name(grad_dtype) + " grad_scale=" + std::to_string(grad_scale);
   }
 };
 
@@ -260,9 +260,9 @@ void check_against_reference(const OptimizerFactory& f, const ReferenceConfig& c
     for (size_t r = 0; r < ranges.size(); ++r) {
       const sdk::OptimizerHparams h = group_hparams(r, t, s.weight_decay);
       for (size_t i = ranges[r].offset; i < ranges[r].offset + ranges[r].count; ++i) {
-        const double grad = (s.grad_dtype == TANDEM_DTYPE_BF16 ? static_cast<double>(widen(g16[i]))
-                                                               : static_cast<double>(g[i])) *
-                            s.grad_scale;
+        const double grad =
+            (s.grad_dtype == TANDEM_DTYPE_BF16 ? static_cast<double>(widen(g16[i])) : static_cast<double>(g[i])) *
+            s.grad_scale;
         for (size_t k = 0; k < st.size(); ++k) st[k] = state[k][i];
         c.update(h, t, p[i], grad, st);
         for (size_t k = 0; k < st.size(); ++k) state[k][i] = st[k];
@@ -573,7 +573,8 @@ TEST_P(OptimizerConformance, RefusesInvalidStepArguments) {
     EXPECT_THAT(err.message(), HasSubstr("init_state"));
   }
   Optimizer opt(f, c, n);
-  const auto refused = [&](const std::string& what, const std::function<void(ArgsFixture&, tandem_optimizer_step_args&)>& spoil,
+  const auto refused = [&](const std::string& what,
+                           const std::function<void(ArgsFixture&, tandem_optimizer_step_args&)>& spoil,
                            const std::string& fragment) {
     SCOPED_TRACE(what);
     ArgsFixture x(n);
@@ -584,14 +585,22 @@ TEST_P(OptimizerConformance, RefusesInvalidStepArguments) {
     EXPECT_THAT(message, HasSubstr(fragment));
     EXPECT_EQ(std::memcmp(before.data(), x.params.data(), n * sizeof(float)), 0) << "a refused step changed params";
   };
-  refused("shard size", [](ArgsFixture&, auto& a) { a.numel = 21; }, "elements");
-  refused("step 0", [](ArgsFixture&, auto& a) { a.step = 0; }, "step");
-  refused("f16 gradients", [](ArgsFixture&, auto& a) { a.grad_dtype = TANDEM_DTYPE_F16; }, "F16");
-  refused("no groups", [](ArgsFixture&, auto& a) { a.group_count = 0; }, "group");
-  refused("overlap", [](ArgsFixture& x, auto&) { x.groups[1].offset -= 1; x.groups[1].count += 1; }, "group 1");
-  refused("out of order", [](ArgsFixture& x, auto&) { std::swap(x.groups[0], x.groups[1]); }, "group 1");
-  refused("past the end", [](ArgsFixture& x, auto&) { x.groups[2].count += 1; }, "outside the shard");
-  refused("old struct", [](ArgsFixture&, auto& a) { a.struct_size = 8; }, "struct_size");
+  using Spoil = std::function<void(ArgsFixture&, tandem_optimizer_step_args&)>;
+  const struct {
+    const char* what;
+    Spoil spoil;
+    const char* fragment;
+  } cases[] = {
+      {"shard size", [](ArgsFixture&, auto& a) { a.numel = 21; }, "elements"},
+      {"step 0", [](ArgsFixture&, auto& a) { a.step = 0; }, "step"},
+      {"f16 gradients", [](ArgsFixture&, auto& a) { a.grad_dtype = TANDEM_DTYPE_F16; }, "F16"},
+      {"no groups", [](ArgsFixture&, auto& a) { a.group_count = 0; }, "group"},
+      {"overlap", [](ArgsFixture& x, auto&) { x.groups[1].offset -= 1, x.groups[1].count += 1; }, "group 1"},
+      {"out of order", [](ArgsFixture& x, auto&) { std::swap(x.groups[0], x.groups[1]); }, "group 1"},
+      {"past the end", [](ArgsFixture& x, auto&) { x.groups[2].count += 1; }, "outside the shard"},
+      {"old struct", [](ArgsFixture&, auto& a) { a.struct_size = 8; }, "struct_size"},
+  };
+  for (const auto& c : cases) refused(c.what, c.spoil, c.fragment);
   // The state is still all zeros: nothing above reached the update.
   for (const auto& b : opt.client.state_buffers())
     for (float v : b.f32()) ASSERT_EQ(v, 0.0f);

@@ -20,12 +20,12 @@
 // A module implementing another rule (Lion, ...) brings its own ReferenceConfigs.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tandem/optimizer.h"
 #include "tandem/optimizer.hpp"
@@ -47,16 +47,16 @@ struct ReferenceConfig {
 // Params the module must refuse.
 struct InvalidParams {
   std::string params_json;
-  bool by_schema;            // true: the host's schema check refuses them (ModuleError); false: create()
-  tandem_status status;      // create()'s status when !by_schema
-  std::string fragment;      // a part of the message
+  bool by_schema;        // true: the host's schema check refuses them (ModuleError); false: create()
+  tandem_status status;  // create()'s status when !by_schema
+  std::string fragment;  // a part of the message
 };
 
 struct OptimizerFactory {
   std::string name;  // the instantiation's name in test names
   const tandem_module_descriptor* (*descriptor)();
-  uint32_t capabilities;                  // what capabilities() must return
-  std::vector<ReferenceConfig> configs;   // at least one; configs[0] serves the rule-independent tests
+  uint32_t capabilities;                 // what capabilities() must return
+  std::vector<ReferenceConfig> configs;  // at least one; configs[0] serves the rule-independent tests
   std::vector<InvalidParams> invalid_params;
 };
 

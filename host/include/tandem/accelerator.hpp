@@ -114,7 +114,7 @@ class State {
   const ModuleRegistry& registry() const { return *registry_; }
   // The communicator and the threads that play this process's ranks, made when the first engine
   // is prepared: `local` with options().world_size thread-ranks.
-  RankPool& ranks();
+  std::shared_ptr<RankPool> ranks();
   std::shared_ptr<ModuleInstance> comm();
 
   ~State();
@@ -130,7 +130,7 @@ class State {
   AcceleratorOptions options_;
   std::unique_ptr<ModuleRegistry> registry_;
   std::shared_ptr<ModuleInstance> comm_;
-  std::unique_ptr<RankPool> ranks_;
+  std::shared_ptr<RankPool> ranks_;
   std::mutex ranks_mutex_;
 };
 

@@ -130,7 +130,7 @@ class Engine {
   // Creates each rank's stage and optimizer for `models` (one instance per local rank) and sets the
   // initial weights from `seed`.
   void build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
-             LrScheduler* scheduler, RankPool& pool, std::shared_ptr<ModuleInstance> comm);
+             LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm);
   void take_step(StepReport& report);
 
   std::string name_;
@@ -145,7 +145,8 @@ class Engine {
   std::vector<uint32_t> param_groups_;       // 0: weight decay, 1: no weight decay
   std::vector<tandem_optimizer_hparams> group_defaults_;
   LrScheduler* scheduler_ = nullptr;
-  RankPool* pool_ = nullptr;
+  // Shared with the process's State, so that an engine outlives a State::reset().
+  std::shared_ptr<RankPool> pool_;
   std::shared_ptr<ModuleInstance> comm_;
 };
 

@@ -2,6 +2,15 @@
 // refuses what it must (with the file and the reason) while every other module still loads, and maps
 // (kind, canonical name) to a loaded module. Loading is not activation: an instance is created only
 // when a config selects the module (create()).
+//
+// A file is refused, with its path and the reason, when: others can write it or its directory
+// (loader/file_trust.hpp says why); it is not a loadable shared object for this machine (not ELF,
+// truncated, an undefined symbol under RTLD_NOW); it has no entry point; its descriptor is null, too
+// small, of another ABI major or a newer minor (both versions named), or otherwise malformed
+// (loader/descriptor_validation.hpp); its file name libtandem-<kind>-<name>.so says something else
+// than its descriptor; or another file provides the same (kind, name) (all such files are refused,
+// each naming the others). Every other module still loads. A factory that fails is a ModuleError from
+// create() naming the module, its file, the status and the module's message.
 #pragma once
 
 #include <cstdint>

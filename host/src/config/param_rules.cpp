@@ -7,7 +7,6 @@
 //   the optimizer's lr, warmup_num_steps = the warm-up steps, default 0; total_num_steps = the
 //   run's total steps). WarmupCosineLR, OneCycle and LRRangeTest get the equivalent rules below.
 // Any other "auto" in params is unresolvable, naming the module.
-#include <array>
 #include <string>
 
 #include "auto_rules.hpp"

@@ -45,15 +45,6 @@ void check_inputs(const ResolveInputs& in) {
       fail("offload device must be none, cpu or nvme, got \"" + **device + "\"");
 }
 
-// Gives `v` and everything under it the position `pos` where it has none.
-void stamp(json::Value& v, json::Position pos) {
-  if (!v.position().known()) v.set_position(pos);
-  if (v.is_object())
-    for (auto& m : v.members()) stamp(m.second, pos);
-  else if (v.is_array())
-    for (auto& item : v.items()) stamp(item, pos);
-}
-
 // Accelerate's DeepSpeedPlugin.set_mixed_precision: a precision the config contradicts is an error;
 // a missing block for the requested precision is added enabled.
 void apply_mixed_precision(json::Value& tree, MixedPrecision mp, Findings& f, std::vector<Derivation>& derived) {

@@ -1,7 +1,10 @@
 // DeepSpeed's config keys, with DeepSpeed 0.16.5's defaults, read from deepspeed/runtime/constants.py,
 // runtime/config.py, runtime/zero/config.py and runtime/zero/offload_config.py (see
 // /work/shared/reference/deepspeed-semantics.md, sections 3.1 to 3.3). One line per key; a key
-// without `.auto_by(...)` resolves "auto" to its DeepSpeed default.
+// without `.auto_by(...)` resolves "auto" to its DeepSpeed default. Keys added after 0.16.5 are
+// accepted too (so that newer configs do not warn), with the defaults they were added with; where a
+// later release changed a default (gradient_clipping 0 -> 1.0, bf16.immediate_grad_update false ->
+// true), 0.16.5's is kept, the version the reference semantics were read from.
 #include "schema.hpp"
 
 #include <cmath>
@@ -16,6 +19,7 @@ namespace {
 constexpr std::string_view kOffloadDevices[] = {"none", "cpu", "nvme"};
 // DeepSpeed lower-cases communication_data_type before matching (get_communication_data_type).
 constexpr std::string_view kCommDataTypes[] = {"fp16", "bfp16", "fp32"};
+constexpr std::string_view kAllreduceOps[] = {"mean", "sum"};
 
 // ---- zero_optimization.offload_param (DeepSpeedZeroOffloadParamConfig; extra keys forbidden) ----
 constexpr Key kOffloadParamKeys[] = {
@@ -126,6 +130,9 @@ constexpr Block kFp16{"fp16", kFp16Keys, {}, UnknownKeys::Warn};
 constexpr Key kBf16Keys[] = {
     boolean("enabled", false).auto_by(auto_bf16_enabled),
     boolean("immediate_grad_update", false),
+    boolean("check_overflow", false),
+    boolean("bf16_master_weights_and_grads", false),
+    boolean("bf16_optimizer_states", false),
 };
 constexpr Block kBf16{"bf16", kBf16Keys, {}, UnknownKeys::Warn};
 
@@ -177,6 +184,10 @@ constexpr Key kTopKeys[] = {
     boolean("dataloader_drop_last", false),
     boolean("graph_harvesting", false),
     boolean("use_data_before_expert_parallelism", false),
+    string("gradient_allreduce_op", "mean").one_of(kAllreduceOps),
+    boolean("managed_gradient_accumulation", true),
+    boolean("disable_python_gc", false),
+    none_default("log_level", ValueKind::String),
     // DeepSpeed features tandem does not implement: accepted as objects, not looked into.
     opaque_object("activation_checkpointing"),
     opaque_object("aio"),
@@ -202,6 +213,7 @@ constexpr Key kTopKeys[] = {
     opaque_object("tensorboard"),
     opaque_object("tensor_parallel"),
     opaque_object("timers"),
+    opaque_object("torch_autocast"),
     opaque_object("wandb"),
     opaque_object("weight_quantization"),
 };

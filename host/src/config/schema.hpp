@@ -60,7 +60,6 @@ struct Key {
   const Block* block = nullptr;          // for Contents::Schema
   bool auto_allowed = true;
   AutoRule auto_rule = nullptr;
-  std::string_view note;  // why the key is special, for messages (e.g. the deprecation)
 
   constexpr Key at_least(double v) const { Key k = *this; k.has_min = true; k.min = v; return k; }
   constexpr Key above(double v) const { Key k = at_least(v); k.min_exclusive = true; return k; }
@@ -135,7 +134,7 @@ struct Alias {
   std::string_view name;
   std::string_view canonical;
   AliasKind kind = AliasKind::Rename;
-  ValueKind value_kind = ValueKind::Any;  // what the alias's own value must be (OffloadFlag: Bool)
+  ValueKind value_kind = ValueKind::Any;  // OffloadFlag, Ignored: what the alias's own value must be
   bool deprecated = true;                 // false: an equal alternative spelling
   std::string_view note;
 };

@@ -49,6 +49,17 @@ inline std::optional<int64_t> stated_zero_stage(const json::Value& root) {
   return concrete_int(stage);
 }
 
+// Gives `v` and everything under it the position `pos` where it has none (values tandem makes,
+// such as a resolved "auto" or the block a deprecated flag stands for, point at the text they
+// replace).
+inline void stamp(json::Value& v, json::Position pos) {
+  if (!v.position().known()) v.set_position(pos);
+  if (v.is_object())
+    for (auto& m : v.members()) stamp(m.second, pos);
+  else if (v.is_array())
+    for (auto& item : v.items()) stamp(item, pos);
+}
+
 // "12:5" for messages that point at a second place in the same file.
 inline std::string line_col(json::Position p) {
   return std::to_string(p.line) + ":" + std::to_string(p.column);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "schema.hpp"
+#include "tree_access.hpp"
 
 namespace tandem::config_detail {
 
@@ -116,15 +117,6 @@ std::string suggestion(std::string_view unknown, const Block& block) {
   return best.empty() ? "" : " (did you mean \"" + std::string(best) + "\"?)";
 }
 
-// Gives `v` and everything under it the position `pos` where it has none (values tandem makes).
-void stamp(json::Value& v, json::Position pos) {
-  if (!v.position().known()) v.set_position(pos);
-  if (v.is_object())
-    for (auto& m : v.members()) stamp(m.second, pos);
-  else if (v.is_array())
-    for (auto& item : v.items()) stamp(item, pos);
-}
-
 class Normalizer {
  public:
   explicit Normalizer(Findings& f) : f_(f) {}
@@ -228,9 +220,9 @@ json::Value Normalizer::block(const json::Value& in, const Block& block) {
           break;
         }
         case AliasKind::OffloadFlag: {
-          if (!v.is_bool()) {
-            f_.error(v, "expected a boolean, got " + describe_value(v) + " (deprecated: " + std::string(alias->note) +
-                            ")");
+          if (!matches_kind(v, alias->value_kind)) {
+            f_.error(v, "expected " + kind_text(alias->value_kind) + ", got " + describe_value(v) +
+                            " (deprecated: " + std::string(alias->note) + ")");
             break;
           }
           f_.warn(v, "\"" + name + "\" is deprecated: " + std::string(alias->note) +
@@ -244,8 +236,8 @@ json::Value Normalizer::block(const json::Value& in, const Block& block) {
           break;
         }
         case AliasKind::Ignored:
-          if (!v.is_bool()) {
-            f_.error(v, "expected a boolean, got " + describe_value(v));
+          if (!matches_kind(v, alias->value_kind)) {
+            f_.error(v, "expected " + kind_text(alias->value_kind) + ", got " + describe_value(v));
             break;
           }
           f_.warn(v, "\"" + name + "\" is deprecated and has no effect: " + std::string(alias->note));

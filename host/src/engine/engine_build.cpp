@@ -36,11 +36,11 @@ const Table* table_of(const ModuleInstance& instance) {
 }  // namespace
 
 void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
-                   LrScheduler* scheduler, RankPool& pool, std::shared_ptr<ModuleInstance> comm) {
-  pool_ = &pool;
+                   LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm) {
+  pool_ = std::move(pool);
   comm_ = std::move(comm);
   scheduler_ = scheduler;
-  const int32_t world = pool.size();
+  const int32_t world = pool_->size();
   if (static_cast<int32_t>(models.size()) != world)
     throw std::logic_error("Engine::build: one model instance per rank expected");
 
@@ -94,7 +94,7 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
   // Each rank's stage, set up on its own thread (a stage may talk to the others while it does).
   const auto& comm_vt = comm_->vtable<tandem_comm_vtable>();
   const ZeroConfig& z = config_.zero;
-  pool.run([&](int32_t r) {
+  pool_->run([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     tandem_stage_setup setup{};
     setup.struct_size = sizeof setup;

@@ -1,6 +1,7 @@
 // Writing safetensors: a deterministic layout (see write() in tandem/safetensors.hpp), streamed tensor by
 // tensor to a temporary file that replaces the target only once complete.
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "io/atomic_file.hpp"
@@ -111,8 +112,10 @@ class VectorSink final : public io::FileSink {
  public:
   explicit VectorSink(std::vector<uint8_t>& out) : out_(out) {}
   void write(const void* data, size_t size) override {
-    const auto* p = static_cast<const uint8_t*>(data);
-    out_.insert(out_.end(), p, p + size);
+    if (size == 0) return;
+    const size_t at = out_.size();
+    out_.resize(at + size);
+    std::memcpy(out_.data() + at, data, size);
   }
 
  private:

@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <unordered_set>
 
 namespace tandem::json {
 
@@ -243,28 +244,30 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   Builder(std::string_view text, const TrackedStream& stream, std::string source)
       : text_(text), stream_(stream), source_(std::move(source)) {}
 
-  bool Null() { return add(Value::null(), token_begin()); }
-  bool Bool(bool b) { return add(Value::boolean(b), token_begin()); }
-  bool Int(int i) { return add(Value::integer(i), token_begin()); }
-  bool Uint(unsigned u) { return add(Value::integer(u), token_begin()); }
-  bool Int64(int64_t i) { return add(Value::integer(i), token_begin()); }
+  bool Null() { return add(Value::null(), token_position()); }
+  bool Bool(bool b) { return add(Value::boolean(b), token_position()); }
+  bool Int(int i) { return add(Value::integer(i), token_position()); }
+  bool Uint(unsigned u) { return add(Value::integer(u), token_position()); }
+  bool Int64(int64_t i) { return add(Value::integer(i), token_position()); }
   bool Uint64(uint64_t u) {
     if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      return add(Value::integer(static_cast<int64_t>(u)), token_begin());
-    return add(Value::number(static_cast<double>(u)), token_begin());
+      return add(Value::integer(static_cast<int64_t>(u)), token_position());
+    return add(Value::number(static_cast<double>(u)), token_position());
   }
-  bool Double(double d) { return add(Value::number(d), token_begin()); }
+  bool Double(double d) { return add(Value::number(d), token_position()); }
   bool String(const char* s, rapidjson::SizeType n, bool) {
-    return add(Value::string(std::string(s, n)), token_begin());
+    return add(Value::string(std::string(s, n)), token_position());
   }
   bool StartObject() { return open(Value::object()); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     Frame& f = stack_.back();
     f.key.assign(s, n);
-    f.key_pos = token_begin();
-    const Value* dup = f.value.find(f.key);
-    if (dup != nullptr) {
-      duplicate_ = ParseError(source_, position_of(text_, f.key_pos),
+    f.key_pos = token_position();
+    // A set per object keeps duplicate detection linear: a header with 10^5 keys (safetensors) must
+    // not cost 10^10 comparisons.
+    if (!f.keys.insert(f.key).second) {
+      const Value* dup = f.value.find(f.key);
+      duplicate_ = ParseError(source_, f.key_pos,
                               "duplicate key \"" + f.key + "\" (first at " +
                                   where(source_, dup->position()) + ")");
       return false;
@@ -281,9 +284,10 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
  private:
   struct Frame {
     Value value;
-    size_t start = 0;  // offset of '{' or '['
-    std::string key;   // objects: the pending key
-    size_t key_pos = 0;
+    Position start;   // of '{' or '['
+    std::string key;  // objects: the pending key
+    Position key_pos;
+    std::unordered_set<std::string> keys;  // objects: the keys so far
   };
 
   // RapidJSON reads strings, keys and numbers through a local copy of the stream (StreamLocalCopy)
@@ -299,9 +303,29 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
     return token_start(text_, tell);
   }
 
+  Position token_position() { return position_at(token_begin()); }
+
+  // Line and column of an offset, scanning on from the last one asked for. Positions are asked for in
+  // text order (each container's and key's when it starts, each scalar's when it is read), so parsing
+  // stays linear in the text; an earlier offset, never expected, is still answered by rescanning.
+  Position position_at(size_t offset) {
+    if (offset > text_.size()) offset = text_.size();
+    if (offset < scanned_) {
+      scanned_ = 0;
+      line_ = 1;
+      line_start_ = 0;
+    }
+    for (; scanned_ < offset; ++scanned_)
+      if (text_[scanned_] == '\n') {
+        ++line_;
+        line_start_ = scanned_ + 1;
+      }
+    return Position{line_, static_cast<uint32_t>(offset - line_start_ + 1)};
+  }
+
   bool open(Value container) {
-    const size_t start = stream_.Tell() - 1;
-    stack_.push_back(Frame{std::move(container), start, {}, 0});
+    const Position start = position_at(stream_.Tell() - 1);
+    stack_.push_back(Frame{std::move(container), start, {}, {}, {}});
     return true;
   }
   bool close() {
@@ -310,18 +334,18 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
     return add(std::move(f.value), f.start);
   }
   // Puts a finished value into its parent (or makes it the root). Members are positioned at their key.
-  bool add(Value v, size_t value_offset) {
+  bool add(Value v, Position value_pos) {
     if (stack_.empty()) {
-      v.set_position(position_of(text_, value_offset));
+      v.set_position(value_pos);
       root_ = std::move(v);
       return true;
     }
     Frame& parent = stack_.back();
     if (parent.value.is_object()) {
-      v.set_position(position_of(text_, parent.key_pos));
+      v.set_position(parent.key_pos);
       parent.value.members().emplace_back(std::move(parent.key), std::move(v));
     } else {
-      v.set_position(position_of(text_, value_offset));
+      v.set_position(value_pos);
       parent.value.items().push_back(std::move(v));
     }
     return true;
@@ -333,6 +357,9 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   std::vector<Frame> stack_;
   Value root_;
   std::optional<ParseError> duplicate_;
+  size_t scanned_ = 0;  // position_at's cursor: the line and line start at offset scanned_
+  uint32_t line_ = 1;
+  size_t line_start_ = 0;
 };
 
 }  // namespace

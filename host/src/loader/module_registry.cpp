@@ -117,6 +117,8 @@ void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
       refuse("not a regular file");
       continue;
     }
+    // Checked before dlopen runs any of the file's code. Between this check and dlopen only the
+    // owner or root can change the file, and those are trusted by the rule itself.
     if (auto bad = loader::check_not_writable_by_others(file, "module file")) {
       refuse(*bad);
       continue;

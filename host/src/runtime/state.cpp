@@ -50,18 +50,18 @@ std::shared_ptr<ModuleInstance> State::comm() {
   return comm_;
 }
 
-RankPool& State::ranks() {
+std::shared_ptr<RankPool> State::ranks() {
   std::shared_ptr<ModuleInstance> communicator = comm();
   std::lock_guard lock(ranks_mutex_);
   if (!ranks_) {
     const auto& vt = communicator->vtable<tandem_comm_vtable>();
     void* handle = communicator->handle();
     // A failing rank aborts the communicator, so that the others leave their collectives.
-    ranks_ = std::make_unique<RankPool>(vt.local_rank_count(handle), [communicator](int32_t rank, const char* message) {
+    ranks_ = std::make_shared<RankPool>(vt.local_rank_count(handle), [communicator](int32_t rank, const char* message) {
       communicator->vtable<tandem_comm_vtable>().abort(communicator->handle(), rank, message);
     });
   }
-  return *ranks_;
+  return ranks_;
 }
 
 std::shared_ptr<State> State::create(PluginSet plugins, AcceleratorOptions options) {

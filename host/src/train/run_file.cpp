@@ -42,7 +42,7 @@ class RunFileReader {
   }
   std::filesystem::path path(const json::Value& v) const {
     const std::filesystem::path p = string(v);
-    return p.is_absolute() ? p : base_ / p;
+    return (p.is_absolute() ? p : base_ / p).lexically_normal();
   }
   void refuse_unknown_keys() const {
     for (const auto& [key, value] : doc_.root.members())

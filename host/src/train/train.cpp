@@ -93,6 +93,10 @@ std::string metrics_line(int64_t step, const StepReport& r, double tokens_per_s,
 }  // namespace
 
 TrainSummary train(const RunFile& run, const TrainOptions& options) {
+  // A missing data file is reported before the model is built (which can take a while).
+  if (run.data != "kjv" && !std::filesystem::exists(run.data))
+    throw data::DataError(run.data.string(), "no such file (the run file's data.path)");
+
   // The engine, prepared as Accelerate would: one plugin, the data's batch size, the run's facts.
   State::reset();
   PluginSet plugins;
@@ -184,13 +188,13 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
     const double tokens_per_s = static_cast<double>(tokens_per_step) / seconds;
     run_tokens += tokens_per_step;
     const int64_t step = engine.global_steps();
+    const bool last = step == run.steps || (options.stop_after && step >= *options.stop_after);
     std::optional<double> val_loss;
-    if ((run.eval_interval > 0 && step % run.eval_interval == 0) || step == run.steps) val_loss = engine.evaluate(val);
+    if ((run.eval_interval > 0 && step % run.eval_interval == 0) || last) val_loss = engine.evaluate(val);
     if (metrics.is_open()) metrics << metrics_line(step, report, tokens_per_s, val_loss) << "\n" << std::flush;
     progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
     summary.final_loss = report.loss;
     if (val_loss) summary.val_loss = *val_loss;
-    const bool last = step == run.steps || (options.stop_after && step >= *options.stop_after);
     if (!run.checkpoint_dir.empty() && ((run.checkpoint_interval > 0 && step % run.checkpoint_interval == 0) || last))
       save(step);
     if (last) break;

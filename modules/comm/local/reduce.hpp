@@ -43,7 +43,8 @@ void reduce_range(const void* const* inputs, int32_t ranks, size_t begin, size_t
     }
     if (op == TANDEM_REDUCE_AVERAGE)
       for (size_t i = 0; i < m; ++i) acc[i] = acc[i] * factor;
-    for (size_t o = 0; o < output_count; ++o) std::memcpy(static_cast<T*>(outputs[o]) + out_begin + base, acc, m * sizeof(T));
+    for (size_t o = 0; o < output_count; ++o)
+      std::memcpy(static_cast<T*>(outputs[o]) + out_begin + base, acc, m * sizeof(T));
   }
 }
 

@@ -12,11 +12,16 @@ namespace tandem_local_comm {
 
 const char* collective_name(Collective kind) {
   switch (kind) {
-    case Collective::AllReduce: return "all_reduce";
-    case Collective::ReduceScatter: return "reduce_scatter";
-    case Collective::AllGather: return "all_gather";
-    case Collective::Broadcast: return "broadcast";
-    case Collective::Barrier: return "barrier";
+    case Collective::AllReduce:
+      return "all_reduce";
+    case Collective::ReduceScatter:
+      return "reduce_scatter";
+    case Collective::AllGather:
+      return "all_gather";
+    case Collective::Broadcast:
+      return "broadcast";
+    case Collective::Barrier:
+      return "barrier";
   }
   return "unknown collective";
 }
@@ -32,7 +37,8 @@ std::string describe(const Post& post) {
       return out + "(count=" + std::to_string(post.count) + ", " + tandem::sdk::dtype_name(post.dtype) + ")";
     case Collective::Broadcast:
       return out + "(bytes=" + std::to_string(post.count) + ", root=" + std::to_string(post.root) + ")";
-    case Collective::Barrier: return out + "()";
+    case Collective::Barrier:
+      return out + "()";
   }
   return out;
 }
@@ -132,8 +138,8 @@ std::optional<std::string> Rendezvous::check_posts_locked() const {
   for (int32_t r = 1; r < ranks_; ++r) {
     if (!same_call(first, posts_[r]))
       return label_ + ": collective #" + std::to_string(arrival_generation_ + 1) +
-             " differs between ranks: rank 0 called " + describe(first) + ", rank " + std::to_string(r) +
-             " called " + describe(posts_[r]) + " (every rank must make the same collectives in the same order)";
+             " differs between ranks: rank 0 called " + describe(first) + ", rank " + std::to_string(r) + " called " +
+             describe(posts_[r]) + " (every rank must make the same collectives in the same order)";
   }
   // An in-place all_reduce reads every rank's buffer and writes them all: one buffer given by two
   // ranks would be counted twice.
@@ -155,8 +161,8 @@ std::string Rendezvous::timeout_message_locked(int32_t rank, uint64_t collective
     missing += (count++ == 0 ? "" : ", ") + std::to_string(r);
   }
   return label_ + ": rank " + std::to_string(rank) + " waited " + seconds_text(timeout_seconds_) +
-         " (timeout_seconds) in " + describe(posts_[rank]) + " (collective #" + std::to_string(collective + 1) + ") for " +
-         (count == 1 ? "rank " : "ranks ") + missing + ", which did not arrive";
+         " (timeout_seconds) in " + describe(posts_[rank]) + " (collective #" + std::to_string(collective + 1) +
+         ") for " + (count == 1 ? "rank " : "ranks ") + missing + ", which did not arrive";
 }
 
 }  // namespace tandem_local_comm

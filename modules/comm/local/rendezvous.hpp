@@ -39,10 +39,10 @@ enum class Collective { AllReduce, ReduceScatter, AllGather, Broadcast, Barrier 
 // posts of the same call compare equal field by field.
 struct Post {
   Collective kind = Collective::Barrier;
-  size_t count = 0;     // elements (broadcast: bytes)
-  uint32_t dtype = 0;   // reductions and all_gather
-  uint32_t op = 0;      // reductions
-  int32_t root = 0;     // broadcast
+  size_t count = 0;    // elements (broadcast: bytes)
+  uint32_t dtype = 0;  // reductions and all_gather
+  uint32_t op = 0;     // reductions
+  int32_t root = 0;    // broadcast
   const void* input = nullptr;
   void* output = nullptr;  // all_reduce and broadcast: the rank's buffer
 };

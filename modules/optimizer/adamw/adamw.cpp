@@ -9,12 +9,12 @@
 // State: "exp_avg" and "exp_avg_sq", fp32, one element per shard element. The update itself is in
 // adamw_kernel.hpp; here are the parameters, the checks and the parallel loop (oneTBB, chunks of
 // kGrain elements; the result does not depend on the chunking, see the kernel).
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
 #include <charconv>
 #include <cmath>
 #include <string>
-
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
 
 #include "adamw_kernel.hpp"
 #include "tandem/optimizer.hpp"
@@ -127,9 +127,11 @@ class AdamW final : public tandem::sdk::Optimizer {
     const bool bf16_out = !s.params_bf16.empty();
     switch (c.mode) {
       case Decay::None:
-        return bf16_out ? run<Grad, Decay::None, true>(s, group, grads, c) : run<Grad, Decay::None, false>(s, group, grads, c);
+        return bf16_out ? run<Grad, Decay::None, true>(s, group, grads, c)
+                        : run<Grad, Decay::None, false>(s, group, grads, c);
       case Decay::L2:
-        return bf16_out ? run<Grad, Decay::L2, true>(s, group, grads, c) : run<Grad, Decay::L2, false>(s, group, grads, c);
+        return bf16_out ? run<Grad, Decay::L2, true>(s, group, grads, c)
+                        : run<Grad, Decay::L2, false>(s, group, grads, c);
       case Decay::Decoupled:
         return bf16_out ? run<Grad, Decay::Decoupled, true>(s, group, grads, c)
                         : run<Grad, Decay::Decoupled, false>(s, group, grads, c);

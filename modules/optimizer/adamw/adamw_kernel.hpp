@@ -39,9 +39,9 @@ struct StepConstants {
   float beta2, one_minus_beta2;
   float bias_correction2;  // 1/sqrt(1 - beta2^t), or 1
   float eps;
-  float step_size;         // -lr / (1 - beta1^t), or -lr
-  float l2;                // L2 mode: weight_decay
-  float decay;             // AdamW mode: -lr * weight_decay
+  float step_size;  // -lr / (1 - beta1^t), or -lr
+  float l2;         // L2 mode: weight_decay
+  float decay;      // AdamW mode: -lr * weight_decay
   Decay mode;
 };
 

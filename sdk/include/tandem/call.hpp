@@ -33,11 +33,16 @@ class ErrorBuffer {
 
 constexpr const char* status_name(tandem_status status) {
   switch (status) {
-    case TANDEM_STATUS_OK: return "OK";
-    case TANDEM_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case TANDEM_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case TANDEM_STATUS_UNSUPPORTED: return "UNSUPPORTED";
-    case TANDEM_STATUS_INTERNAL: return "INTERNAL";
+    case TANDEM_STATUS_OK:
+      return "OK";
+    case TANDEM_STATUS_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case TANDEM_STATUS_OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case TANDEM_STATUS_UNSUPPORTED:
+      return "UNSUPPORTED";
+    case TANDEM_STATUS_INTERNAL:
+      return "INTERNAL";
   }
   return "unknown status";
 }
@@ -47,10 +52,14 @@ constexpr const char* status_name(tandem_status status) {
 [[noreturn]] inline void throw_status(tandem_status status, std::string message) {
   if (message.empty()) message = std::string(status_name(status)) + " (the callee gave no message)";
   switch (status) {
-    case TANDEM_STATUS_INVALID_ARGUMENT: throw std::invalid_argument(message);
-    case TANDEM_STATUS_UNSUPPORTED: throw Unsupported(message);
-    case TANDEM_STATUS_OUT_OF_MEMORY: throw std::bad_alloc();
-    default: throw std::runtime_error(message);
+    case TANDEM_STATUS_INVALID_ARGUMENT:
+      throw std::invalid_argument(message);
+    case TANDEM_STATUS_UNSUPPORTED:
+      throw Unsupported(message);
+    case TANDEM_STATUS_OUT_OF_MEMORY:
+      throw std::bad_alloc();
+    default:
+      throw std::runtime_error(message);
   }
 }
 

@@ -32,10 +32,14 @@ namespace tandem::sdk {
 // "SUM", "AVERAGE", "MAX"; "unknown reduce op" otherwise.
 constexpr const char* reduce_op_name(uint32_t op) {
   switch (op) {
-    case TANDEM_REDUCE_SUM: return "SUM";
-    case TANDEM_REDUCE_AVERAGE: return "AVERAGE";
-    case TANDEM_REDUCE_MAX: return "MAX";
-    default: return "unknown reduce op";
+    case TANDEM_REDUCE_SUM:
+      return "SUM";
+    case TANDEM_REDUCE_AVERAGE:
+      return "AVERAGE";
+    case TANDEM_REDUCE_MAX:
+      return "MAX";
+    default:
+      return "unknown reduce op";
   }
 }
 
@@ -51,15 +55,25 @@ T average_factor(int32_t world_size) {
 template <class T>
 constexpr tandem_dtype dtype_of();
 template <>
-constexpr tandem_dtype dtype_of<float>() { return TANDEM_DTYPE_F32; }
+constexpr tandem_dtype dtype_of<float>() {
+  return TANDEM_DTYPE_F32;
+}
 template <>
-constexpr tandem_dtype dtype_of<double>() { return TANDEM_DTYPE_F64; }
+constexpr tandem_dtype dtype_of<double>() {
+  return TANDEM_DTYPE_F64;
+}
 template <>
-constexpr tandem_dtype dtype_of<int32_t>() { return TANDEM_DTYPE_I32; }
+constexpr tandem_dtype dtype_of<int32_t>() {
+  return TANDEM_DTYPE_I32;
+}
 template <>
-constexpr tandem_dtype dtype_of<int64_t>() { return TANDEM_DTYPE_I64; }
+constexpr tandem_dtype dtype_of<int64_t>() {
+  return TANDEM_DTYPE_I64;
+}
 template <>
-constexpr tandem_dtype dtype_of<uint16_t>() { return TANDEM_DTYPE_U16; }
+constexpr tandem_dtype dtype_of<uint16_t>() {
+  return TANDEM_DTYPE_U16;
+}
 
 class Communicator {
  public:
@@ -70,8 +84,7 @@ class Communicator {
   virtual int32_t first_rank() const = 0;
 
   // comm.h states each call's contract; local_rank is in [0, local_rank_count()), counts are elements.
-  virtual void all_reduce(int32_t local_rank, void* buffer, size_t count, tandem_dtype dtype,
-                          tandem_reduce_op op) = 0;
+  virtual void all_reduce(int32_t local_rank, void* buffer, size_t count, tandem_dtype dtype, tandem_reduce_op op) = 0;
   virtual void reduce_scatter(int32_t local_rank, const void* input, void* output, size_t count, tandem_dtype dtype,
                               tandem_reduce_op op) = 0;
   virtual void all_gather(int32_t local_rank, const void* input, void* output, size_t count, tandem_dtype dtype) = 0;
@@ -87,11 +100,15 @@ struct CommAdapter {
   static Class& self(void* p) { return *static_cast<Class*>(p); }
   static const Class& self(const void* p) { return *static_cast<const Class*>(p); }
 
-  static int32_t world_size(const void* p) noexcept { return noexcept_int([&] { return self(p).world_size(); }); }
+  static int32_t world_size(const void* p) noexcept {
+    return noexcept_int([&] { return self(p).world_size(); });
+  }
   static int32_t local_rank_count(const void* p) noexcept {
     return noexcept_int([&] { return self(p).local_rank_count(); });
   }
-  static int32_t first_rank(const void* p) noexcept { return noexcept_int([&] { return self(p).first_rank(); }); }
+  static int32_t first_rank(const void* p) noexcept {
+    return noexcept_int([&] { return self(p).first_rank(); });
+  }
 
   static tandem_status all_reduce(void* p, int32_t local_rank, void* buffer, size_t count, uint32_t dtype, uint32_t op,
                                   tandem_error* err) noexcept {
@@ -100,7 +117,8 @@ struct CommAdapter {
       check_dtype("all_reduce", dtype);
       check_op("all_reduce", op);
       check_buffer("all_reduce", "buffer", buffer, count);
-      self(p).all_reduce(local_rank, buffer, count, static_cast<tandem_dtype>(dtype), static_cast<tandem_reduce_op>(op));
+      self(p).all_reduce(local_rank, buffer, count, static_cast<tandem_dtype>(dtype),
+                         static_cast<tandem_reduce_op>(op));
     });
   }
   static tandem_status reduce_scatter(void* p, int32_t local_rank, const void* input, void* output, size_t count,
@@ -147,9 +165,16 @@ struct CommAdapter {
     self(p).abort(local_rank, message != nullptr ? std::string_view(message) : std::string_view("(no message)"));
   }
 
-  static constexpr tandem_comm_vtable vtable = {sizeof(tandem_comm_vtable), &world_size, &local_rank_count,
-                                                &first_rank, &all_reduce, &reduce_scatter, &all_gather,
-                                                &broadcast, &barrier, &abort};
+  static constexpr tandem_comm_vtable vtable = {sizeof(tandem_comm_vtable),
+                                                &world_size,
+                                                &local_rank_count,
+                                                &first_rank,
+                                                &all_reduce,
+                                                &reduce_scatter,
+                                                &all_gather,
+                                                &broadcast,
+                                                &barrier,
+                                                &abort};
 
  private:
   template <class Fn>
@@ -163,8 +188,8 @@ struct CommAdapter {
   static void check_rank(void* p, const char* call, int32_t local_rank) {
     const int32_t n = self(p).local_rank_count();
     if (local_rank < 0 || local_rank >= n)
-      throw std::invalid_argument(std::string(call) + ": local rank " + std::to_string(local_rank) +
-                                  " is not in [0, " + std::to_string(n) + ")");
+      throw std::invalid_argument(std::string(call) + ": local rank " + std::to_string(local_rank) + " is not in [0, " +
+                                  std::to_string(n) + ")");
   }
   static void check_dtype(const char* call, uint32_t dtype) {
     if (dtype_size(dtype) == 0)
@@ -247,6 +272,6 @@ class CommClient {
 
 }  // namespace tandem::sdk
 
-#define TANDEM_COMM_MODULE(IDENT, CLASS, VERSION, SUMMARY, PARAMS)                                 \
-  TANDEM_DEFINE_MODULE_(TANDEM_KIND_COMM, IDENT, CLASS, ::tandem::sdk::CommAdapter<CLASS>::vtable, \
-                        VERSION, SUMMARY, PARAMS)
+#define TANDEM_COMM_MODULE(IDENT, CLASS, VERSION, SUMMARY, PARAMS)                                                   \
+  TANDEM_DEFINE_MODULE_(TANDEM_KIND_COMM, IDENT, CLASS, ::tandem::sdk::CommAdapter<CLASS>::vtable, VERSION, SUMMARY, \
+                        PARAMS)

@@ -18,28 +18,44 @@ namespace tandem::sdk {
 // Bytes per element; 0 for a value that is not a tandem_dtype.
 constexpr size_t dtype_size(uint32_t dtype) {
   switch (dtype) {
-    case TANDEM_DTYPE_F32: return 4;
-    case TANDEM_DTYPE_BF16: return 2;
-    case TANDEM_DTYPE_F16: return 2;
-    case TANDEM_DTYPE_F64: return 8;
-    case TANDEM_DTYPE_I32: return 4;
-    case TANDEM_DTYPE_U16: return 2;
-    case TANDEM_DTYPE_I64: return 8;
-    default: return 0;
+    case TANDEM_DTYPE_F32:
+      return 4;
+    case TANDEM_DTYPE_BF16:
+      return 2;
+    case TANDEM_DTYPE_F16:
+      return 2;
+    case TANDEM_DTYPE_F64:
+      return 8;
+    case TANDEM_DTYPE_I32:
+      return 4;
+    case TANDEM_DTYPE_U16:
+      return 2;
+    case TANDEM_DTYPE_I64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 // "F32", "BF16", ...; "unknown dtype" for a value that is not a tandem_dtype.
 constexpr const char* dtype_name(uint32_t dtype) {
   switch (dtype) {
-    case TANDEM_DTYPE_F32: return "F32";
-    case TANDEM_DTYPE_BF16: return "BF16";
-    case TANDEM_DTYPE_F16: return "F16";
-    case TANDEM_DTYPE_F64: return "F64";
-    case TANDEM_DTYPE_I32: return "I32";
-    case TANDEM_DTYPE_U16: return "U16";
-    case TANDEM_DTYPE_I64: return "I64";
-    default: return "unknown dtype";
+    case TANDEM_DTYPE_F32:
+      return "F32";
+    case TANDEM_DTYPE_BF16:
+      return "BF16";
+    case TANDEM_DTYPE_F16:
+      return "F16";
+    case TANDEM_DTYPE_F64:
+      return "F64";
+    case TANDEM_DTYPE_I32:
+      return "I32";
+    case TANDEM_DTYPE_U16:
+      return "U16";
+    case TANDEM_DTYPE_I64:
+      return "I64";
+    default:
+      return "unknown dtype";
   }
 }
 

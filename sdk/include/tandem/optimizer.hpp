@@ -71,12 +71,12 @@ class GradientView {
 // One step, checked. Elements of the shard outside every group are padding: leave them (and their
 // bf16 copy and state) as they are.
 struct OptimizerStep {
-  int64_t step = 0;                       // 1-based count of steps taken, this one included
-  std::span<float> params;                // the fp32 master shard, updated in place
+  int64_t step = 0;                               // 1-based count of steps taken, this one included
+  std::span<float> params;                        // the fp32 master shard, updated in place
   GradientView grads{TANDEM_DTYPE_F32, nullptr};  // params.size() elements
-  double grad_scale = 1.0;                // multiply each gradient by this first
-  std::span<const OptimizerGroup> groups; // in order, disjoint, inside the shard
-  std::span<uint16_t> params_bf16;        // empty, or params.size(): write float_to_bf16(updated param)
+  double grad_scale = 1.0;                        // multiply each gradient by this first
+  std::span<const OptimizerGroup> groups;         // in order, disjoint, inside the shard
+  std::span<uint16_t> params_bf16;                // empty, or params.size(): write float_to_bf16(updated param)
 };
 
 // One buffer of optimizer state: fp32, numel elements, owned by the instance.
@@ -125,9 +125,7 @@ class Optimizer {
 
   // The default allocates one zeroed fp32 host buffer per state name. Override for other memory
   // (and override state_buffer() with it).
-  virtual void allocate_state(size_t numel) {
-    buffers_.assign(names_.size(), std::vector<float>(numel, 0.0f));
-  }
+  virtual void allocate_state(size_t numel) { buffers_.assign(names_.size(), std::vector<float>(numel, 0.0f)); }
   // The base's buffer `index` (after init_state).
   std::span<float> state(size_t index) { return buffers_.at(index); }
   std::span<const float> state(size_t index) const { return buffers_.at(index); }
@@ -149,8 +147,8 @@ inline OptimizerHparams from_c(const tandem_optimizer_hparams& h) {
 // larger) and checks that the groups lie in order, without overlap, inside a shard of `numel`.
 inline std::vector<OptimizerGroup> read_groups(const tandem_optimizer_group* groups, uint32_t count, size_t numel) {
   if (count == 0) throw std::invalid_argument("optimizer step: no parameter groups");
-  if (groups == nullptr) throw std::invalid_argument("optimizer step: group_count is " + std::to_string(count) +
-                                                     " but groups is null");
+  if (groups == nullptr)
+    throw std::invalid_argument("optimizer step: group_count is " + std::to_string(count) + " but groups is null");
   const size_t stride = groups[0].struct_size;
   if (stride < sizeof(tandem_optimizer_group))
     throw std::invalid_argument("optimizer step: group struct_size " + std::to_string(stride) +
@@ -159,7 +157,8 @@ inline std::vector<OptimizerGroup> read_groups(const tandem_optimizer_group* gro
   out.reserve(count);
   size_t end = 0;
   for (uint32_t i = 0; i < count; ++i) {
-    const auto& g = *reinterpret_cast<const tandem_optimizer_group*>(reinterpret_cast<const char*>(groups) + i * stride);
+    const auto& g =
+        *reinterpret_cast<const tandem_optimizer_group*>(reinterpret_cast<const char*>(groups) + i * stride);
     const std::string name = "optimizer step: group " + std::to_string(i);
     if (g.struct_size != stride)
       throw std::invalid_argument(name + " has struct_size " + std::to_string(g.struct_size) + ", group 0 has " +
@@ -211,7 +210,8 @@ struct OptimizerAdapter {
       if (a == nullptr) throw std::invalid_argument("optimizer step: null arguments");
       if (a->struct_size < sizeof(tandem_optimizer_step_args))
         throw std::invalid_argument("optimizer step: args struct_size " + std::to_string(a->struct_size) +
-                                    " is smaller than this module's " + std::to_string(sizeof(tandem_optimizer_step_args)));
+                                    " is smaller than this module's " +
+                                    std::to_string(sizeof(tandem_optimizer_step_args)));
       if (!o.has_state()) throw std::invalid_argument("optimizer step: init_state() was not called");
       if (a->numel != o.numel())
         throw std::invalid_argument("optimizer step: the shard has " + std::to_string(a->numel) +
@@ -231,7 +231,8 @@ struct OptimizerAdapter {
       s.grads = GradientView(static_cast<tandem_dtype>(a->grad_dtype), a->grads);
       s.grad_scale = a->grad_scale;
       s.groups = groups;
-      if (a->params_bf16 != nullptr) s.params_bf16 = std::span<uint16_t>(static_cast<uint16_t*>(a->params_bf16), a->numel);
+      if (a->params_bf16 != nullptr)
+        s.params_bf16 = std::span<uint16_t>(static_cast<uint16_t*>(a->params_bf16), a->numel);
       o.step(s);
     });
   }
@@ -261,8 +262,13 @@ struct OptimizerAdapter {
     });
   }
 
-  static constexpr tandem_optimizer_vtable vtable = {sizeof(tandem_optimizer_vtable), &capabilities, &defaults,
-                                                     &init_state, &step, &state_buffer_count, &state_buffer};
+  static constexpr tandem_optimizer_vtable vtable = {sizeof(tandem_optimizer_vtable),
+                                                     &capabilities,
+                                                     &defaults,
+                                                     &init_state,
+                                                     &step,
+                                                     &state_buffer_count,
+                                                     &state_buffer};
 };
 
 // The calling side: an optimizer instance and its table, with failures thrown as guard() caught
@@ -278,7 +284,8 @@ class OptimizerClient {
   };
 
   OptimizerClient(void* instance, const tandem_optimizer_vtable* vtable) : self_(instance), vt_(vtable) {
-    if (instance == nullptr || vtable == nullptr) throw std::invalid_argument("OptimizerClient: null instance or table");
+    if (instance == nullptr || vtable == nullptr)
+      throw std::invalid_argument("OptimizerClient: null instance or table");
   }
 
   uint32_t capabilities() const { return vt_->capabilities(self_); }
@@ -318,6 +325,6 @@ class OptimizerClient {
 
 }  // namespace tandem::sdk
 
-#define TANDEM_OPTIMIZER_MODULE(IDENT, CLASS, VERSION, SUMMARY, PARAMS)                            \
-  TANDEM_DEFINE_MODULE_(TANDEM_KIND_OPTIMIZER, IDENT, CLASS,                                      \
-                        ::tandem::sdk::OptimizerAdapter<CLASS>::vtable, VERSION, SUMMARY, PARAMS)
+#define TANDEM_OPTIMIZER_MODULE(IDENT, CLASS, VERSION, SUMMARY, PARAMS)                                               \
+  TANDEM_DEFINE_MODULE_(TANDEM_KIND_OPTIMIZER, IDENT, CLASS, ::tandem::sdk::OptimizerAdapter<CLASS>::vtable, VERSION, \
+                        SUMMARY, PARAMS)
