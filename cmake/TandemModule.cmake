@@ -31,8 +31,9 @@ function(tandem_add_module kind name)
     VISIBILITY_INLINES_HIDDEN ON
     OUTPUT_NAME ${stem}
     LIBRARY_OUTPUT_DIRECTORY ${TANDEM_MODULE_OUTPUT_DIR}
-    BUILD_RPATH "$ORIGIN;$ORIGIN/.."
-    INSTALL_RPATH "$ORIGIN;$ORIGIN/..")
+    # lib/tandem/modules/x.so finds libtandem's neighbours (libtbb, ...) in lib/.
+    BUILD_RPATH "$ORIGIN;$ORIGIN/../.."
+    INSTALL_RPATH "$ORIGIN;$ORIGIN/../..")
   target_link_options(${stem} PRIVATE
     -Wl,--no-undefined
     -Wl,--version-script=${TANDEM_MODULE_VERSION_SCRIPT})

@@ -162,6 +162,43 @@ TEST(Engine, ResumeFromACheckpointIsBitExact) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Engine, LoadsAHuggingFaceGpt2File) {
+  // A file laid out as transformers writes GPT-2: names without "transformer.", the attention mask
+  // buffers beside the weights. Values are made here, independently of the engine.
+  Prepared p = prepare_tiny(tiny_config(0, 1, 1.0), 1, 2);
+  std::vector<std::vector<float>> values;
+  std::vector<safetensors::TensorData> tensors;
+  const auto names = p.engine()->parameters();
+  values.reserve(names.size() + 2);
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<float> v(names[i].second.size());
+    for (size_t j = 0; j < v.size(); ++j) v[j] = static_cast<float>(0.001 * static_cast<double>(i * 131 + j % 97));
+    values.push_back(std::move(v));
+    std::string hf = names[i].first.substr(std::string("transformer.").size());
+    tensors.push_back(safetensors::f32_tensor(hf, p.engine()->parameter_shape(i), values.back()));
+  }
+  std::vector<float> mask(64, 1.0f);
+  values.push_back(mask);
+  tensors.push_back(safetensors::f32_tensor("h.0.attn.bias", {1, 1, 8, 8}, values.back()));
+  const auto dir = test::temp_dir("hf");
+  safetensors::write(dir / "model.safetensors", tensors);
+  p.engine()->load_weights(dir / "model.safetensors");
+  const auto loaded = p.engine()->parameters();
+  for (size_t i = 0; i < loaded.size(); ++i) EXPECT_EQ(loaded[i].second, values[i]) << loaded[i].first;
+
+  // A shape that differs is named.
+  tensors[0] = safetensors::f32_tensor("wte.weight", {31, 16}, std::span<const float>(values[0].data(), 31 * 16));
+  safetensors::write(dir / "bad.safetensors", tensors);
+  try {
+    p.engine()->load_weights(dir / "bad.safetensors");
+    FAIL();
+  } catch (const safetensors::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("wte.weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[32, 16]"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Engine, CheckpointsNameTheirMismatches) {
   const auto dir = test::temp_dir("mismatch");
   Prepared two = prepare_tiny(tiny_config(0, 1, 1.0), 2, 2);

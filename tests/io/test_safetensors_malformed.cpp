@@ -2,6 +2,7 @@
 // and the reason; and no byte sequence makes the reader fail in any other way.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 
 #include "safetensors_bytes.hpp"
@@ -222,4 +223,23 @@ TEST(SafetensorsMalformed, RandomCorruptionsOnlyEverThrowError) {
     }
   }
   EXPECT_GT(accepted, 0);  // some edits (inside the data section) leave a valid file
+}
+
+// Hostile sizes must cost linear time: 100,000 tensors (a header of ~5 MB) parse in well under a second;
+// a parser with per-key duplicate scans or per-value line counting from the start (both quadratic)
+// would take minutes to hours here.
+TEST(SafetensorsMalformed, ManyTensorsParseInLinearTime) {
+  std::string header = "{";
+  for (int i = 0; i < 100000; ++i) {
+    if (i > 0) header += ',';
+    const std::string index = std::to_string(i), next = std::to_string(i + 1);
+    header += entry("t" + index, "U8", "[1]", "[" + index + "," + next + "]");
+  }
+  header += "}";
+  const auto start = std::chrono::steady_clock::now();
+  const st::File f = st::File::parse(file_bytes(header, zeros(100000)), "many");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(f.tensors().size(), 100000u);
+  EXPECT_EQ(f.get("t99999").begin, 99999u);
+  EXPECT_LT(seconds, 20.0);
 }

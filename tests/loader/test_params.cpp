@@ -68,6 +68,12 @@ TEST_F(Params, DefaultsAreFilled) {
             "instance=test.scheduler peak=2.5 enabled=1 steps=1000 mode=fast floors=0.5 label=none");
 }
 
+TEST_F(Params, NullTakesTheDefaultOfAnOptionalParameter) {
+  // DeepSpeed configs write null (Python's None) for "the default", e.g. OneCycle's second step size.
+  EXPECT_EQ(create_probe(R"({"scheduler": {"params": {"peak": 2.5, "steps": null, "mode": null}}})"),
+            "instance=test.scheduler peak=2.5 enabled=1 steps=1000 mode=fast floors=0.5 label=none");
+}
+
 TEST_F(Params, EveryTypeIsPassedAcross) {
   EXPECT_EQ(create_probe(R"({"scheduler": {"params": {
                 "peak": 3, "enabled": false, "steps": 5e8, "mode": "careful",

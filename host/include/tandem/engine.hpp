@@ -120,6 +120,10 @@ class Engine {
   // temporary name, rename).
   void save(const std::filesystem::path& dir) const;
   void load(const std::filesystem::path& dir, bool with_optimizer = true);
+  // Replaces the weights from one safetensors file: a model.safetensors of tandem's, or a Hugging
+  // Face GPT-2 checkpoint (names with or without "transformer.", Conv1D weights [in, out]). A
+  // missing tensor or a shape that differs is an error naming the tensor.
+  void load_weights(const std::filesystem::path& file);
 
   LrScheduler* scheduler() { return scheduler_; }
 

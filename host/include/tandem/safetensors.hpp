@@ -14,7 +14,8 @@
 //   - the header is at most 100,000,000 bytes and fits in the file; it starts with '{' and is a JSON
 //     object (trailing spaces, the padding writers add, are allowed); plain JSON only: no comments,
 //     no trailing commas, no nesting deeper than the format has (3 levels), at most kMaxHeaderValues
-//     JSON values (this bounds the memory the parsed header takes: about 300 bytes a value);
+//     JSON values (this bounds the memory the parsed header takes, to about 250 MB, and parsing is
+//     linear in the header's size);
 //   - each entry has exactly the keys dtype, shape and data_offsets; the dtype is known; the shape is
 //     a list of non-negative integers; data_offsets is [begin, end] with begin <= end;
 //     numel(shape) * dtype_size == end - begin, computed without overflow;
@@ -104,7 +105,9 @@ struct TensorInfo {
 };
 
 // A validated safetensors file. The bytes stay mapped (or held) for the File's lifetime; tensors are
-// read from them on request. Movable, not copyable. Thread-safe for concurrent reads.
+// read from them on request. Movable, not copyable. Thread-safe for concurrent reads. As with any
+// mapped reader (Hugging Face's included), another process truncating the file while it is open would
+// raise SIGBUS; tandem's writer never changes a file in place (it renames a new one over it).
 class File {
  public:
   // Maps the file read-only (a regular file only). Throws Error for a missing, unreadable, empty,

@@ -51,6 +51,7 @@ struct RunFile {
   int64_t checkpoint_interval = 0;       // 0: only at the end
   std::filesystem::path metrics;         // empty: none
   std::filesystem::path cache_dir;       // where the default corpus is made (data_cache)
+  std::filesystem::path init_from;       // initial weights: a .safetensors file (e.g. Hugging Face GPT-2)
 };
 
 // Reads and checks a run file; errors name the file, the key and its line:column.

@@ -1,5 +1,7 @@
 // Engine::build: the per-rank modules a resolved config selects, wired together, with the initial
 // weights set.
+#include <cstdio>
+
 #include "engine/engine_rank.hpp"
 #include "engine/rank_pool.hpp"
 #include "tandem/call.hpp"
@@ -33,6 +35,25 @@ const Table* table_of(const ModuleInstance& instance) {
   return &instance.vtable<Table>();
 }
 
+// ZeRO-Offload keeps the master weights and the optimizer state in host memory and steps them
+// there. Whether an optimizer can do that is its own declaration (a capability flag), never a list
+// of names: a third-party optimizer with a host path works, a device-only one is refused.
+void require_host_optimizer_for_offload(const ResolvedConfig& config, const ModuleInstance& optimizer,
+                                        const tandem_optimizer_vtable& vt) {
+  const OffloadDevice device = config.zero.optimizer_offload_device();
+  if (device == OffloadDevice::None) return;
+  const uint32_t capabilities = vt.capabilities(optimizer.handle());
+  if ((capabilities & TANDEM_OPTIMIZER_RUNS_ON_HOST) != 0) return;
+  char flags[16];
+  std::snprintf(flags, sizeof flags, "0x%x", capabilities);
+  throw ModuleError(config.source + ": zero_optimization.offload_optimizer.device is \"" +
+                    std::string(offload_device_name(device)) +
+                    "\", which runs the optimizer on the host, but optimizer module '" + optimizer.module_name() +
+                    "' (" + optimizer.file().string() + ") does not declare TANDEM_OPTIMIZER_RUNS_ON_HOST " +
+                    "(its capabilities: " + flags + "). Use an optimizer that can run on the host, or set " +
+                    "offload_optimizer.device to \"none\"");
+}
+
 }  // namespace
 
 void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
@@ -63,6 +84,7 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
     if (optimizer) {
       rank->optimizer = registry.create(*optimizer_module, &optimizer->params, config_.source, name_ + ".optimizer");
       rank->optimizer_vt = table_of<tandem_optimizer_vtable>(*rank->optimizer);
+      if (r == 0) require_host_optimizer_for_offload(config_, *rank->optimizer, *rank->optimizer_vt);
     }
     ranks_.push_back(std::move(rank));
   }

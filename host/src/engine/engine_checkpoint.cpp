@@ -127,6 +127,16 @@ void Engine::save(const std::filesystem::path& dir) const {
   if (!out) throw std::runtime_error("cannot write " + (dir / "engine.json").string());
 }
 
+void Engine::load_weights(const std::filesystem::path& file) {
+  const safetensors::File weights = safetensors::File::open(file);
+  std::vector<std::pair<std::string, std::vector<float>>> values;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    weights.expect(params_[i].name, parameter_shape(i));
+    values.emplace_back(params_[i].name, weights.read_f32(params_[i].name));
+  }
+  set_parameters(values);
+}
+
 void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
   const std::string manifest_path = (dir / "engine.json").string();
   const json::Document doc = json::parse_file(dir / "engine.json");
@@ -141,13 +151,7 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
                              std::to_string(kFormatVersion));
 
   // Weights first: they are all an inference engine needs.
-  const safetensors::File weights = safetensors::File::open(dir / "model.safetensors");
-  std::vector<std::pair<std::string, std::vector<float>>> values;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    weights.expect(params_[i].name, parameter_shape(i));
-    values.emplace_back(params_[i].name, weights.read_f32(params_[i].name));
-  }
-  set_parameters(values);
+  load_weights(dir / "model.safetensors");
   if (!with_optimizer || !has_optimizer_) return;
 
   if (!field("has_optimizer").as_bool())

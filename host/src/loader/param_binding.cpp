@@ -193,6 +193,9 @@ BoundParams bind_params(const tandem_module_descriptor& d, const json::Value* pa
   for (size_t i = 0; i < d.param_count; ++i) {
     const tandem_param_spec& spec = param_spec_at(d, i);
     const json::Value* given = params != nullptr ? params->find(spec.name) : nullptr;
+    // null is Python's None: DeepSpeed's configs write it for "use the default" (OneCycle's
+    // cycle_second_step_size), so an optional parameter given as null takes its default.
+    if (given != nullptr && given->is_null() && spec.required == 0 && spec.default_json != nullptr) given = nullptr;
     if (given != nullptr) {
       if (auto p = check_param_value(spec, *given)) {
         std::string fallback = spec.name;

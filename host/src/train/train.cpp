@@ -14,81 +14,13 @@
 #include "tandem/data.hpp"
 #include "train/checkpoint_dir.hpp"
 #include "train/progress.hpp"
+#include "train/train_support.hpp"
 
 namespace tandem {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-data::TokenFormat token_format(const std::string& name) {
-  if (name == "text") return data::TokenFormat::Text;
-  if (name == "llmc") return data::TokenFormat::LlmC;
-  if (name == "raw") return data::TokenFormat::Raw;
-  return data::TokenFormat::Auto;
-}
-
-// Entropy (nats) of the training tokens' unigram distribution: the loss of a model that ignores
-// context, which a trained model must beat.
-double unigram_entropy(const std::vector<uint16_t>& ids, uint64_t count) {
-  std::vector<uint64_t> freq(65536, 0);
-  for (uint64_t i = 0; i < count; ++i) ++freq[ids[i]];
-  double h = 0;
-  for (uint64_t f : freq)
-    if (f > 0) {
-      const double p = static_cast<double>(f) / static_cast<double>(count);
-      h -= p * std::log(p);
-    }
-  return h;
-}
-
-DeepSpeedConfig load_deepspeed(const RunFile& run) {
-  if (run.deepspeed.is_object()) return DeepSpeedConfig(json::Document{run.deepspeed_source, run.deepspeed});
-  return load_config_file(run.deepspeed_source);
-}
-
-// One batch per rank, from each rank's loader.
-std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders) {
-  std::vector<TokenBatch> out(loaders.size());
-  for (size_t r = 0; r < loaders.size(); ++r) {
-    data::Batch b = loaders[r].next();
-    out[r] = TokenBatch{std::move(b.inputs), std::move(b.targets), b.batch, b.block};
-  }
-  return out;
-}
-
-std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count) {
-  std::vector<std::vector<TokenBatch>> out;
-  const uint64_t available = loaders.front().val_batches();
-  for (uint64_t i = 0; i < std::min<uint64_t>(available, static_cast<uint64_t>(count)); ++i) {
-    std::vector<TokenBatch> step(loaders.size());
-    for (size_t r = 0; r < loaders.size(); ++r) {
-      data::Batch b;
-      loaders[r].val_batch(i, b);
-      step[r] = TokenBatch{std::move(b.inputs), std::move(b.targets), b.batch, b.block};
-    }
-    out.push_back(std::move(step));
-  }
-  return out;
-}
-
-std::string metrics_line(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val) {
-  json::Value line = json::Value::object();
-  line.set("step", json::Value::integer(step));
-  line.set("loss", json::Value::number(r.loss));
-  line.set("lr", json::Value::number(r.lr));
-  line.set("grad_norm", json::Value::number(r.grad_norm));
-  line.set("tokens_per_s", json::Value::number(tokens_per_s));
-  line.set("skipped", json::Value::boolean(!r.stepped));
-  json::Value time = json::Value::object();
-  time.set("forward", json::Value::number(r.time.forward));
-  time.set("backward", json::Value::number(r.time.backward));
-  time.set("communication", json::Value::number(r.time.communication));
-  time.set("optimizer", json::Value::number(r.time.optimizer));
-  line.set("time_s", std::move(time));
-  if (val) line.set("val_loss", json::Value::number(*val));
-  return json::to_string(line);
-}
 
 }  // namespace
 
@@ -100,7 +32,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   // The engine, prepared as Accelerate would: one plugin, the data's batch size, the run's facts.
   State::reset();
   PluginSet plugins;
-  plugins.add("train", DeepSpeedPlugin(load_deepspeed(run)));
+  plugins.add("train", DeepSpeedPlugin(load_deepspeed(run.deepspeed, run.deepspeed_source)));
   AcceleratorOptions accel;
   accel.world_size = run.ranks;
   Accelerator accelerator(std::move(plugins), accel);
@@ -118,19 +50,16 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   const BatchTriple& batch = engine.config().batch;
 
   // The data: each rank its shard of the same token stream.
-  const std::filesystem::path data_file = run.data == "kjv" ? data::kjv_text(run.cache_dir) : run.data;
-  auto tokens = std::make_shared<const data::Tokens>(
-      data::load_tokens(data_file, static_cast<uint32_t>(engine.vocab_size()), token_format(run.data_format)));
+  auto tokens = load_run_tokens(run, static_cast<uint32_t>(engine.vocab_size()));
   const int64_t seq = run.seq_len.value_or(engine.max_sequence());
   if (seq > engine.max_sequence())
     throw std::invalid_argument(run.source + ": seq_len " + std::to_string(seq) + " exceeds the model's block_size " +
                                 std::to_string(engine.max_sequence()));
-  std::vector<data::DataLoader> loaders;
-  for (int64_t r = 0; r < run.ranks; ++r)
-    loaders.emplace_back(tokens, data::LoaderConfig{seq, batch.micro_batch_per_gpu, static_cast<int>(r),
-                                                    static_cast<int>(run.ranks), run.seed, run.val_fraction});
+  std::vector<data::DataLoader> loaders = make_loaders(run, tokens, seq, batch.micro_batch_per_gpu);
   TrainSummary summary;
   summary.unigram_baseline = unigram_entropy(tokens->ids, loaders.front().train_tokens());
+
+  if (!run.init_from.empty()) engine.load_weights(run.init_from);
 
   // Resume from the newest whole checkpoint.
   CheckpointDir checkpoints(run.checkpoint_dir);
@@ -138,11 +67,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
     if (run.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
     if (const std::optional<std::filesystem::path> latest = checkpoints.latest()) {
       engine.load(*latest);
-      const json::Document trainer = json::parse_file(*latest / "trainer.json");
-      const json::Value* states = trainer.root.find("loaders");
-      if (states == nullptr || !states->is_array() || states->items().size() != loaders.size())
-        throw std::runtime_error((*latest / "trainer.json").string() + ": no loader state per rank");
-      for (size_t r = 0; r < loaders.size(); ++r) loaders[r].restore(states->items()[r]);
+      restore_loaders(*latest, loaders);
       if (options.progress) std::cerr << "resumed from " << latest->string() << " at step " << engine.global_steps() << "\n";
     }
   }
@@ -164,15 +89,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   auto save = [&](int64_t step) {
     summary.last_checkpoint = checkpoints.write(step, [&](const std::filesystem::path& dir) {
       engine.save(dir);
-      json::Value trainer = json::Value::object();
-      trainer.set("step", json::Value::integer(step));
-      json::Value states = json::Value::array();
-      for (const data::DataLoader& l : loaders) states.push_back(l.state());
-      trainer.set("loaders", std::move(states));
-      trainer.set("run_file", json::Value::string(run.source));
-      std::ofstream out(dir / "trainer.json");
-      out << json::to_string(trainer, true) << "\n";
-      if (!out) throw std::runtime_error("cannot write " + (dir / "trainer.json").string());
+      write_trainer_state(dir, step, loaders, run.source);
     });
   };
 
@@ -191,7 +108,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
     const bool last = step == run.steps || (options.stop_after && step >= *options.stop_after);
     std::optional<double> val_loss;
     if ((run.eval_interval > 0 && step % run.eval_interval == 0) || last) val_loss = engine.evaluate(val);
-    if (metrics.is_open()) metrics << metrics_line(step, report, tokens_per_s, val_loss) << "\n" << std::flush;
+    if (metrics.is_open()) metrics << json::to_string(metrics_record(step, report, tokens_per_s, val_loss)) << "\n" << std::flush;
     progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
     summary.final_loss = report.loss;
     if (val_loss) summary.val_loss = *val_loss;

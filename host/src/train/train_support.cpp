@@ -1,0 +1,114 @@
+// Pieces shared by the training loops of `tandem train` and `tandem distill` (train_support.hpp).
+#include "train/train_support.hpp"
+
+#include <cmath>
+#include <fstream>
+
+namespace tandem {
+
+namespace {
+
+data::TokenFormat token_format(const std::string& name) {
+  if (name == "text") return data::TokenFormat::Text;
+  if (name == "llmc") return data::TokenFormat::LlmC;
+  if (name == "raw") return data::TokenFormat::Raw;
+  return data::TokenFormat::Auto;
+}
+
+}  // namespace
+
+DeepSpeedConfig load_deepspeed(const json::Value& inline_config, const std::string& source) {
+  if (inline_config.is_object()) return DeepSpeedConfig(json::Document{source, inline_config});
+  return load_config_file(source);
+}
+
+std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size) {
+  const std::filesystem::path data_file = run.data == "kjv" ? data::kjv_text(run.cache_dir) : run.data;
+  return std::make_shared<const data::Tokens>(data::load_tokens(data_file, vocab_size, token_format(run.data_format)));
+}
+
+std::vector<data::DataLoader> make_loaders(const RunFile& run, std::shared_ptr<const data::Tokens> tokens,
+                                           int64_t seq, int64_t micro_batch) {
+  std::vector<data::DataLoader> loaders;
+  for (int64_t r = 0; r < run.ranks; ++r)
+    loaders.emplace_back(tokens, data::LoaderConfig{seq, micro_batch, static_cast<int>(r), static_cast<int>(run.ranks),
+                                                    run.seed, run.val_fraction});
+  return loaders;
+}
+
+double unigram_entropy(const std::vector<uint16_t>& ids, uint64_t count) {
+  std::vector<uint64_t> freq(65536, 0);
+  for (uint64_t i = 0; i < count; ++i) ++freq[ids[i]];
+  double h = 0;
+  for (uint64_t f : freq)
+    if (f > 0) {
+      const double p = static_cast<double>(f) / static_cast<double>(count);
+      h -= p * std::log(p);
+    }
+  return h;
+}
+
+std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders) {
+  std::vector<TokenBatch> out(loaders.size());
+  for (size_t r = 0; r < loaders.size(); ++r) {
+    data::Batch b = loaders[r].next();
+    out[r] = TokenBatch{std::move(b.inputs), std::move(b.targets), b.batch, b.block};
+  }
+  return out;
+}
+
+std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count) {
+  std::vector<std::vector<TokenBatch>> out;
+  const uint64_t available = loaders.front().val_batches();
+  for (uint64_t i = 0; i < std::min<uint64_t>(available, static_cast<uint64_t>(count)); ++i) {
+    std::vector<TokenBatch> step(loaders.size());
+    for (size_t r = 0; r < loaders.size(); ++r) {
+      data::Batch b;
+      loaders[r].val_batch(i, b);
+      step[r] = TokenBatch{std::move(b.inputs), std::move(b.targets), b.batch, b.block};
+    }
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+json::Value metrics_record(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val) {
+  json::Value line = json::Value::object();
+  line.set("step", json::Value::integer(step));
+  line.set("loss", json::Value::number(r.loss));
+  line.set("lr", json::Value::number(r.lr));
+  line.set("grad_norm", json::Value::number(r.grad_norm));
+  line.set("tokens_per_s", json::Value::number(tokens_per_s));
+  line.set("skipped", json::Value::boolean(!r.stepped));
+  json::Value time = json::Value::object();
+  time.set("forward", json::Value::number(r.time.forward));
+  time.set("backward", json::Value::number(r.time.backward));
+  time.set("communication", json::Value::number(r.time.communication));
+  time.set("optimizer", json::Value::number(r.time.optimizer));
+  line.set("time_s", std::move(time));
+  if (val) line.set("val_loss", json::Value::number(*val));
+  return line;
+}
+
+void write_trainer_state(const std::filesystem::path& dir, int64_t step, const std::vector<data::DataLoader>& loaders,
+                         const std::string& run_source) {
+  json::Value trainer = json::Value::object();
+  trainer.set("step", json::Value::integer(step));
+  json::Value states = json::Value::array();
+  for (const data::DataLoader& l : loaders) states.push_back(l.state());
+  trainer.set("loaders", std::move(states));
+  trainer.set("run_file", json::Value::string(run_source));
+  std::ofstream out(dir / "trainer.json");
+  out << json::to_string(trainer, true) << "\n";
+  if (!out) throw std::runtime_error("cannot write " + (dir / "trainer.json").string());
+}
+
+void restore_loaders(const std::filesystem::path& checkpoint, std::vector<data::DataLoader>& loaders) {
+  const json::Document trainer = json::parse_file(checkpoint / "trainer.json");
+  const json::Value* states = trainer.root.find("loaders");
+  if (states == nullptr || !states->is_array() || states->items().size() != loaders.size())
+    throw std::runtime_error((checkpoint / "trainer.json").string() + ": no loader state per rank");
+  for (size_t r = 0; r < loaders.size(); ++r) loaders[r].restore(states->items()[r]);
+}
+
+}  // namespace tandem

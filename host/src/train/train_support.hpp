@@ -1,0 +1,48 @@
+// Pieces of a training loop that `tandem train` and `tandem distill` share: the data per rank, the
+// validation batches, the unigram baseline, the metrics record, and the trainer's state in a
+// checkpoint (each rank's loader position, beside the engine's files).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tandem/accelerator.hpp"
+#include "tandem/data.hpp"
+#include "tandem/train.hpp"
+
+namespace tandem {
+
+// The run's DeepSpeed config: inline (json::Value object) or the file at `source`.
+DeepSpeedConfig load_deepspeed(const json::Value& inline_config, const std::string& source);
+
+// The run's tokens (the default corpus is made in run.cache_dir when data is "kjv").
+std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size);
+
+// One loader per rank over the same tokens: rank r of run.ranks, `seq` tokens a row, `micro_batch`
+// rows a batch.
+std::vector<data::DataLoader> make_loaders(const RunFile& run, std::shared_ptr<const data::Tokens> tokens,
+                                           int64_t seq, int64_t micro_batch);
+
+// Entropy (nats) of the training tokens' unigram distribution: the loss of a model that ignores
+// context, which a trained model must beat.
+double unigram_entropy(const std::vector<uint16_t>& ids, uint64_t count);
+
+// One batch per rank, from each rank's loader.
+std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders);
+// The first `count` validation steps (fewer if the split has fewer), one batch per rank each.
+std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count);
+
+// One metrics line's fields: step, loss, lr, grad_norm, tokens_per_s, skipped, time_s, val_loss.
+json::Value metrics_record(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val);
+
+// trainer.json in a checkpoint: the step, each rank's loader state and the run file.
+void write_trainer_state(const std::filesystem::path& dir, int64_t step, const std::vector<data::DataLoader>& loaders,
+                         const std::string& run_source);
+// Puts each loader back where the checkpoint's trainer.json says.
+void restore_loaders(const std::filesystem::path& checkpoint, std::vector<data::DataLoader>& loaders);
+
+}  // namespace tandem

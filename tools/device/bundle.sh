@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Packs a build for the GPU machine, which has none of Debian's packages: the binaries, libtandem
+# and the modules in the build's own layout (bin/, lib/, lib/tandem/modules/), plus the shared
+# libraries they need from this machine (oneTBB, OpenBLAS and its Fortran runtime) beside libtandem.
+# Everything finds its neighbours through RUNPATH $ORIGIN; run with LD_LIBRARY_PATH=<bundle>/lib so
+# that OpenBLAS, which tandem opens itself, is found there too.
+#
+#   tools/device/bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]
+set -euo pipefail
+build=${1:?usage: bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]}
+out=${2:?usage: bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]}
+shift 2
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib/tandem/modules" "$out/data"
+cp -a "$build"/bin/tandem "$build"/bin/bench_* "$out/bin/"
+cp -a "$build"/lib/libtandem.so* "$out/lib/"
+cp -a "$build"/lib/tandem/modules/*.so "$out/lib/tandem/modules/"
+# Shared libraries from Debian's packages that the GPU machine lacks, found as this machine resolves them.
+for lib in libtbb.so.12 libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
+  [ -n "$path" ] || { echo "bundle.sh: $lib not found (apt-get install libtbb12 libopenblas0)" >&2; exit 1; }
+  cp -L "$path" "$out/lib/$lib"
+done
+for f in "$@"; do cp -L "$f" "$out/data/"; done
+du -sh "$out"
