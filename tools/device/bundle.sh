@@ -5,7 +5,13 @@
 # Everything finds its neighbours through RUNPATH $ORIGIN; run with LD_LIBRARY_PATH=<bundle>/lib so
 # that OpenBLAS, which tandem opens itself, is found there too.
 #
-#   tools/device/bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]
+#   tools/device/bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]     (extra files land in OUT_DIR/data)
+#
+# The CPU benchmark there, PyTorch 2.11 beside tandem at the same thread count:
+#   tools/device/bundle.sh build bundle runs/data/kjv.txt ../shared/peers/torch_cpu_distill.py
+#   (device run, carry ["bundle"]):  cd bundle && export LD_LIBRARY_PATH=$PWD/lib &&
+#     THREADS=2 /opt/torch/.venv/bin/python data/torch_cpu_distill.py data/kjv.txt 30 1 &&
+#     ./bin/bench_train_cpu --threads 2 --ranks 1 --micro-batch 16 --steps 30
 set -euo pipefail
 build=${1:?usage: bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]}
 out=${2:?usage: bundle.sh BUILD_DIR OUT_DIR [EXTRA_FILE...]}

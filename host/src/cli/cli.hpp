@@ -28,6 +28,11 @@ int run_modules(const Args& args);
 int run_config(const Args& args);  // check | explain
 int run_schedule(const Args& args);
 int run_train(const Args& args);
+// `tandem train` on a run file with "models" (tandem/train_models.hpp), with train's parsed options.
+int run_train_models(const std::string& file, const po::variables_map& vm);
+int run_distill(const Args& args);
+int run_checkpoint(const Args& args);  // consolidate
+int run_estimate(const Args& args);
 
 // --module-path DIR (repeatable).
 void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs);

@@ -5,6 +5,7 @@
 #include "tandem/data.hpp"
 #include "tandem/safetensors.hpp"
 #include "tandem/train.hpp"
+#include "tandem/train_models.hpp"
 
 namespace tandem::cli {
 
@@ -25,6 +26,7 @@ int run_train(const Args& args) {
   po::variables_map vm;
   if (!parse(args, options, positional, vm, kUsage)) return kExitOk;
   if (file.empty()) throw UsageError(std::string("no run file given\n") + kUsage);
+  if (is_multi_model_run_file(file)) return run_train_models(file, vm);  // "models": several side by side
 
   RunFile run;
   try {

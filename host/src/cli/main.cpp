@@ -13,7 +13,10 @@ commands:
   config check       validate DeepSpeed configs
   config explain     print a config with every "auto" resolved, and why
   schedule           print a config's learning-rate schedule as CSV
-  train              train a model as a run file says
+  train              train a model (or several side by side) as a run file says
+  distill            train a student beside a frozen teacher as a run file says
+  checkpoint consolidate  one full fp32 model from an engine checkpoint
+  estimate           model-state memory per rank under each ZeRO stage
 
 `tandem <command> --help` describes a command's options.
 )";
@@ -42,6 +45,9 @@ int main(int argc, char** argv) {
     if (command == "config") return run_config(args);
     if (command == "schedule") return run_schedule(args);
     if (command == "train") return run_train(args);
+    if (command == "distill") return run_distill(args);
+    if (command == "checkpoint") return run_checkpoint(args);
+    if (command == "estimate") return run_estimate(args);
     std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const UsageError& e) {

@@ -3,7 +3,8 @@
 //   model.safetensors   the full fp32 weights under Hugging Face's names (loadable on its own)
 //   rank<R>.safetensors rank R's fp32 master shard of each optimizer group ("master.<g>") and its
 //                       optimizer state ("optimizer.<name>"), with the layout in the metadata
-//   engine.json         stage, world size, step counters and the scheduler's state
+//   engine.json         stage, world size, step counters, the scheduler's state and the flat layout
+//                       of the master shards (each parameter's group and offset)
 // Restoring all of it continues a run exactly: the fp32 master weights and the optimizer's moments
 // are the bits that were saved.
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "engine/engine_rank.hpp"
 #include "engine/rank_pool.hpp"
 #include "tandem/call.hpp"
+#include "tandem/flat_layout.hpp"
 #include "tandem/safetensors.hpp"
 
 namespace tandem {
@@ -120,6 +122,33 @@ void Engine::save(const std::filesystem::path& dir) const {
   manifest.set("skipped_steps", json::Value::integer(skipped_steps_));
   manifest.set("taken_steps", json::Value::integer(taken_steps_));
   manifest.set("micro_steps", json::Value::integer(micro_steps_));
+  // The flat layout the master shards follow (tandem/flat_layout.hpp, with the two groups build()
+  // gives the stage), so that `tandem checkpoint consolidate` can rebuild the model from the shards
+  // without the model module: each parameter's group and offset in its group's padded buffer.
+  const sdk::FlatLayout flat(params_.data(), static_cast<uint32_t>(params_.size()), param_groups_.data(), 2,
+                             static_cast<int32_t>(ranks_.size()));
+  json::Value layout = json::Value::object();
+  json::Value groups = json::Value::array();
+  for (const sdk::FlatGroup& g : flat.groups()) {
+    json::Value group = json::Value::object();
+    group.set("numel", json::Value::integer(static_cast<int64_t>(g.numel)));
+    group.set("padded", json::Value::integer(static_cast<int64_t>(g.padded)));
+    groups.push_back(std::move(group));
+  }
+  layout.set("groups", std::move(groups));
+  json::Value params = json::Value::array();
+  for (const sdk::FlatParam& fp : flat.params()) {
+    json::Value param = json::Value::object();
+    param.set("name", json::Value::string(params_[fp.index].name));
+    json::Value shape = json::Value::array();
+    for (int64_t d : parameter_shape(fp.index)) shape.push_back(json::Value::integer(d));
+    param.set("shape", std::move(shape));
+    param.set("group", json::Value::integer(fp.group));
+    param.set("offset", json::Value::integer(static_cast<int64_t>(fp.offset)));
+    params.push_back(std::move(param));
+  }
+  layout.set("params", std::move(params));
+  manifest.set("layout", std::move(layout));
   if (scheduler_ != nullptr) manifest.set("scheduler_state", json::Value::string(to_hex(scheduler_->save_state())));
   std::ofstream out(dir / "engine.json");
   out << json::to_string(manifest, true) << "\n";

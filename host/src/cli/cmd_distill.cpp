@@ -1,0 +1,70 @@
+// `tandem distill RUN.json`: a student trained beside a frozen teacher (see tandem/distill.hpp), and,
+// with --baseline, the same student trained without it, for comparison.
+#include <iostream>
+
+#include "cli/cli.hpp"
+#include "tandem/data.hpp"
+#include "tandem/distill.hpp"
+#include "tandem/safetensors.hpp"
+
+namespace tandem::cli {
+
+int run_distill(const Args& args) {
+  constexpr const char* kUsage =
+      "usage: tandem distill RUN.json [--baseline] [--resume] [--quiet] [--stop-after N]\n"
+      "Trains the run file's student on cross-entropy plus alpha * T^2 * KL(teacher_T || student_T), the\n"
+      "teacher loaded from a `tandem train` checkpoint and run without gradients, each model under its own\n"
+      "DeepSpeed config. --baseline (or \"baseline\": true) then trains the same student the same steps\n"
+      "without the teacher and prints both validation losses. The run file's keys: docs/run-files.md.";
+  std::string file;
+  int64_t stop_after = 0;
+  po::options_description options("tandem distill");
+  options.add_options()("baseline", "also train the student without the teacher, and compare")(
+      "resume", "continue from the newest checkpoint in checkpoint_dir")("quiet,q", "no progress on stderr")(
+      "stop-after", po::value(&stop_after), "stop (with a checkpoint) after this optimizer step")(
+      "file", po::value(&file), "the run file");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm, kUsage)) return kExitOk;
+  if (file.empty()) throw UsageError(std::string("no run file given\n") + kUsage);
+
+  DistillRunFile run;
+  try {
+    run = load_distill_run_file(file);
+  } catch (const json::ParseError& e) {
+    throw UsageError(e.what());
+  }
+  DistillOptions opts;
+  opts.resume = vm.count("resume") > 0;
+  opts.progress = vm.count("quiet") == 0;
+  if (vm.count("stop-after")) opts.stop_after = stop_after;
+  const bool baseline = run.baseline || vm.count("baseline") > 0;
+  try {
+    const DistillSummary with = distill(run, opts);
+    std::cout << "distilled " << with.student.steps << " steps: train loss " << with.student.final_loss
+              << " (KD term " << with.kd_loss << "), validation loss " << with.student.val_loss << "; teacher "
+              << with.teacher_val_loss << "; unigram baseline " << with.student.unigram_baseline << "; "
+              << static_cast<int64_t>(with.student.tokens_per_second) << " tokens/s";
+    if (!with.student.last_checkpoint.empty()) std::cout << "; checkpoint " << with.student.last_checkpoint.string();
+    std::cout << "\n";
+    if (!baseline) return kExitOk;
+
+    DistillOptions alone = opts;
+    alone.with_teacher = false;
+    const DistillSummary without = distill(run, alone);
+    std::cout << "baseline " << without.student.steps << " steps: train loss " << without.student.final_loss
+              << ", validation loss " << without.student.val_loss << "; "
+              << static_cast<int64_t>(without.student.tokens_per_second) << " tokens/s\n";
+    std::cout << "student val loss: " << with.student.val_loss << " with teacher, " << without.student.val_loss
+              << " without (teacher " << with.teacher_val_loss << ", unigram " << with.student.unigram_baseline
+              << ")\n";
+  } catch (const data::DataError& e) {
+    throw UsageError(e.what());
+  } catch (const safetensors::Error& e) {
+    throw UsageError(e.what());
+  }
+  return kExitOk;
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,228 @@
+// Disjoint models trained side by side (train_models.hpp): the run file, and the loop in which each
+// model has its own Accelerator, plugin and engine and all of them see the same batches.
+#include "tandem/train_models.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+
+#include "tandem/accelerator.hpp"
+#include "train/checkpoint_dir.hpp"
+#include "train/progress.hpp"
+#include "train/run_file_reader.hpp"
+#include "train/train_support.hpp"
+
+namespace tandem {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+bool is_multi_model_run_file(const std::filesystem::path& path) {
+  try {
+    const json::Document doc = json::parse_file(path);
+    return doc.root.is_object() && doc.root.find("models") != nullptr;
+  } catch (const json::ParseError&) {
+    return false;  // load_run_file reports it
+  }
+}
+
+MultiModelRunFile load_multi_model_run_file(const std::filesystem::path& path) {
+  const json::Document doc = json::parse_file(path);
+  RunFileReader in(doc, path);
+  MultiModelRunFile out;
+  out.source = path.string();
+  RunFile shared;
+  shared.source = out.source;
+  const json::Value& models = in.required("models");
+  read_training_keys(in, shared);
+  in.refuse_unknown_keys(std::string("models, ") + kTrainingKeys);
+  if (!models.is_object() || models.members().empty())
+    in.fail(models, "expected an object of one entry per model: {\"<name>\": {\"model\": ..., \"deepspeed\": ...}}");
+  for (const auto& [name, entry] : models.members()) {
+    if (!entry.is_object()) in.fail(entry, "expected {\"model\": {...}, \"deepspeed\": ...}");
+    in.refuse_unknown_members(entry, "model deepspeed lr weight_decay warmup_steps seed", "model \"" + name + "\"");
+    ModelRun m{name, shared};
+    const json::Value* model = entry.find("model");
+    if (model == nullptr) in.fail(entry, "needs \"model\" ({\"type\": ..., \"params\": {...}})");
+    m.run.model = read_model(in, *model, out.source);
+    const json::Value* ds = entry.find("deepspeed");
+    if (ds == nullptr) in.fail(entry, "needs \"deepspeed\" (a config file or an inline config)");
+    read_deepspeed(in, *ds, out.source, m.run.deepspeed, m.run.deepspeed_source);
+    if (const json::Value* v = entry.find("lr")) m.run.lr = in.number(*v, 0.0, 10.0);
+    if (const json::Value* v = entry.find("weight_decay")) m.run.weight_decay = in.number(*v, 0.0, 10.0);
+    if (const json::Value* v = entry.find("warmup_steps")) m.run.warmup_steps = in.integer(*v, 0);
+    if (const json::Value* v = entry.find("seed")) m.run.seed = static_cast<uint64_t>(in.integer(*v, 0));
+    m.run.model.seed = m.run.seed;
+    if (!shared.checkpoint_dir.empty()) m.run.checkpoint_dir = shared.checkpoint_dir / name;
+    out.models.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const TrainOptions& options) {
+  const RunFile& shared = run.models.front().run;
+  if (shared.data != "kjv" && !std::filesystem::exists(shared.data))
+    throw data::DataError(shared.data.string(), "no such file (the run file's data.path)");
+
+  // The seed's second scenario: the first Accelerator holds every plugin, each other one is made
+  // with no arguments and shares them; each selects its model's plugin and prepares it.
+  State::reset();
+  PluginSet plugins;
+  for (const ModelRun& m : run.models)
+    plugins.add(m.name, DeepSpeedPlugin(load_deepspeed(m.run.deepspeed, m.run.deepspeed_source)));
+  AcceleratorOptions accel;
+  accel.world_size = shared.ranks;
+  std::vector<Accelerator> accelerators;
+  accelerators.emplace_back(std::move(plugins), accel);
+  for (size_t i = 1; i < run.models.size(); ++i) accelerators.emplace_back();
+  std::vector<Prepared> prepared;
+  for (size_t i = 0; i < run.models.size(); ++i) {
+    const RunFile& m = run.models[i].run;
+    accelerators[i].select(run.models[i].name);
+    PrepareInputs inputs;
+    inputs.model = m.model;
+    inputs.micro_batch = m.micro_batch;
+    inputs.lr = m.lr;
+    inputs.weight_decay = m.weight_decay;
+    inputs.warmup_steps = m.warmup_steps;
+    inputs.total_steps = m.steps;
+    prepared.push_back(accelerators[i].prepare(inputs));
+    Engine& e = *prepared.back().engine();
+    if (!e.trains())
+      throw std::invalid_argument(m.deepspeed_source + ": the config of model \"" + run.models[i].name +
+                                  "\" has no \"optimizer\"; every model of a multi-model run trains");
+    const BatchTriple& first = prepared.front().engine()->config().batch;
+    const BatchTriple& b = e.config().batch;
+    if (b.micro_batch_per_gpu != first.micro_batch_per_gpu ||
+        b.gradient_accumulation_steps != first.gradient_accumulation_steps)
+      throw std::invalid_argument(run.source + ": model \"" + run.models[i].name + "\" resolves to micro-batch " +
+                                  std::to_string(b.micro_batch_per_gpu) + " x " +
+                                  std::to_string(b.gradient_accumulation_steps) + " accumulation steps and \"" +
+                                  run.models.front().name + "\" to " + std::to_string(first.micro_batch_per_gpu) +
+                                  " x " + std::to_string(first.gradient_accumulation_steps) +
+                                  "; models trained side by side share their batches and step together");
+    if (!m.init_from.empty()) e.load_weights(m.init_from);
+  }
+  const BatchTriple& batch = prepared.front().engine()->config().batch;
+
+  // One stream of batches for all models: as long as every model can take it.
+  int64_t seq = shared.seq_len.value_or(INT64_MAX);
+  for (const Prepared& p : prepared) {
+    if (shared.seq_len && *shared.seq_len > p.engine()->max_sequence())
+      throw std::invalid_argument(run.source + ": seq_len " + std::to_string(*shared.seq_len) +
+                                  " exceeds the block_size of model \"" + p.plugin_name() + "\" (" +
+                                  std::to_string(p.engine()->max_sequence()) + ")");
+    if (p.engine()->vocab_size() != prepared.front().engine()->vocab_size())
+      throw std::invalid_argument(run.source + ": models \"" + p.plugin_name() + "\" and \"" +
+                                  prepared.front().plugin_name() + "\" have different vocabularies; they read the "
+                                  "same tokens");
+    if (!shared.seq_len) seq = std::min(seq, p.engine()->max_sequence());
+  }
+  auto tokens = load_run_tokens(shared, static_cast<uint32_t>(prepared.front().engine()->vocab_size()));
+  std::vector<data::DataLoader> loaders = make_loaders(shared, tokens, seq, batch.micro_batch_per_gpu);
+  const double unigram = unigram_entropy(tokens->ids, loaders.front().train_tokens());
+
+  // Resume: every model from its own newest checkpoint; they were written at the same steps.
+  std::vector<CheckpointDir> checkpoints;
+  for (const ModelRun& m : run.models) checkpoints.emplace_back(m.run.checkpoint_dir);
+  if (options.resume) {
+    if (shared.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
+    std::vector<std::optional<std::filesystem::path>> latest;
+    for (const CheckpointDir& c : checkpoints) latest.push_back(c.latest());
+    for (size_t i = 0; i < latest.size(); ++i) {
+      if (latest[i].has_value() != latest[0].has_value() ||
+          (latest[i] && latest[i]->filename() != latest[0]->filename()))
+        throw std::runtime_error(run.source + ": the newest checkpoints of \"" + run.models[i].name + "\" (" +
+                                 (latest[i] ? latest[i]->string() : "none") + ") and \"" + run.models[0].name +
+                                 "\" (" + (latest[0] ? latest[0]->string() : "none") +
+                                 ") are not of the same step; remove the newer one to resume from the older");
+      if (latest[i]) prepared[i].engine()->load(*latest[i]);
+    }
+    if (latest[0]) {
+      restore_loaders(*latest[0], loaders);
+      if (options.progress)
+        std::cerr << "resumed from " << latest[0]->filename().string() << " at step "
+                  << prepared.front().engine()->global_steps() << "\n";
+    }
+  }
+
+  std::ofstream metrics;
+  if (!shared.metrics.empty()) {
+    std::filesystem::create_directories(shared.metrics.parent_path().empty() ? "." : shared.metrics.parent_path());
+    truncate_metrics_after(shared.metrics, prepared.front().engine()->global_steps());
+    metrics.open(shared.metrics, std::ios::app);
+    if (!metrics) throw std::runtime_error("cannot write metrics to " + shared.metrics.string());
+  }
+
+  std::vector<ModelSummary> summaries;
+  for (const ModelRun& m : run.models) summaries.push_back(ModelSummary{m.name, TrainSummary{}});
+  for (ModelSummary& s : summaries) s.summary.unigram_baseline = unigram;
+  const std::vector<std::vector<TokenBatch>> val = validation_batches(loaders, shared.eval_batches);
+  const int64_t tokens_per_step = shared.ranks * batch.micro_batch_per_gpu * seq * batch.gradient_accumulation_steps;
+  Progress progress(options.progress, shared.steps);
+  std::vector<double> seconds(prepared.size(), 0.0), step_seconds(prepared.size(), 0.0);
+  std::vector<StepReport> reports(prepared.size());
+  int64_t steps_run = 0;
+
+  Engine& lead = *prepared.front().engine();
+  while (lead.global_steps() < shared.steps) {
+    bool boundary = false;
+    std::fill(step_seconds.begin(), step_seconds.end(), 0.0);
+    while (!boundary) {
+      const std::vector<TokenBatch> batches = next_batches(loaders);
+      for (size_t i = 0; i < prepared.size(); ++i) {
+        const auto t0 = Clock::now();
+        Engine& e = *prepared[i].engine();
+        e.forward(batches, true);
+        reports[i] = e.backward(LossSpec{&batches});
+        step_seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
+      }
+      boundary = reports.front().boundary;  // the same accumulation for all: they agree
+    }
+    ++steps_run;
+    for (size_t i = 0; i < prepared.size(); ++i) seconds[i] += step_seconds[i];
+    const int64_t step = lead.global_steps();
+    const bool last = step == shared.steps || (options.stop_after && step >= *options.stop_after);
+    const bool eval = (shared.eval_interval > 0 && step % shared.eval_interval == 0) || last;
+    const bool save = !shared.checkpoint_dir.empty() &&
+                      ((shared.checkpoint_interval > 0 && step % shared.checkpoint_interval == 0) || last);
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      Engine& e = *prepared[i].engine();
+      TrainSummary& s = summaries[i].summary;
+      std::optional<double> val_loss;
+      if (eval) val_loss = e.evaluate(val);
+      if (metrics.is_open()) {
+        json::Value record =
+            metrics_record(step, reports[i], static_cast<double>(tokens_per_step) / step_seconds[i], val_loss);
+        record.set("model", json::Value::string(summaries[i].name));
+        metrics << json::to_string(record) << "\n" << std::flush;
+      }
+      s.final_loss = reports[i].loss;
+      if (val_loss) s.val_loss = *val_loss;
+      if (save)
+        s.last_checkpoint = checkpoints[i].write(step, [&](const std::filesystem::path& dir) {
+          e.save(dir);
+          write_trainer_state(dir, step, loaders, run.source);
+        });
+    }
+    double all_seconds = 0;
+    for (double t : step_seconds) all_seconds += t;
+    progress.update(step, reports.front().loss, reports.front().lr,
+                    static_cast<double>(tokens_per_step * static_cast<int64_t>(prepared.size())) / all_seconds,
+                    eval ? std::optional<double>(summaries.front().summary.val_loss) : std::nullopt);
+    if (last) break;
+  }
+  progress.finish();
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    TrainSummary& s = summaries[i].summary;
+    s.steps = prepared[i].engine()->global_steps();
+    s.tokens_per_second = seconds[i] > 0 ? static_cast<double>(tokens_per_step * steps_run) / seconds[i] : 0;
+  }
+  return summaries;
+}
+
+}  // namespace tandem
