@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# The main job, run by `tools/bootstrap.sh main` after the build: lists the modules, then explains
-# the seed's two DeepSpeed configs (student under ZeRO-2, teacher under ZeRO-3) as they would be
-# resolved for a small distillation run on 2 thread-ranks.
+# The main job, run by `tools/bootstrap.sh main` after the build: knowledge distillation on the CPU,
+# end to end, on the example run files (configs/examples/distill_*.json; byte-level King James Bible):
+#   1. the teacher (4 layers x 128) is trained with `tandem train` unless runs/distill/teacher
+#      already holds a checkpoint;
+#   2. the student (2 layers x 64) is distilled from it with `tandem distill`: the student under the
+#      seed's configs/zero2_config.json (ZeRO-2, AdamW offloaded to the host, WarmupLR), the teacher
+#      forward-only under configs/zero3_config.json (ZeRO-3), 2 thread-ranks;
+#   3. the same student is trained the same steps without the teacher (--baseline);
+# and the last line compares the two students' validation losses, with the teacher's.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tandem="$build/bin/tandem"
+start=$SECONDS
 
 echo "== tandem modules"
 "$tandem" modules
 echo
-echo "== the student: configs/zero2_config.json (ZeRO-2, AdamW offloaded to the CPU, WarmupLR)"
-"$tandem" config explain "$root/configs/zero2_config.json" \
-  --hidden-size 128 --world-size 2 --micro-batch 8 --lr 3e-4 --weight-decay 0.1 --warmup-steps 20 --total-steps 200
+
+teacher_dir="$root/runs/distill/teacher"
+if [ -f "$teacher_dir/latest" ]; then
+  echo "== the teacher: reusing the checkpoint in $teacher_dir (delete it to train it again)"
+else
+  echo "== the teacher: tandem train configs/examples/distill_teacher.json"
+  "$tandem" train "$root/configs/examples/distill_teacher.json"
+fi
 echo
-echo "== the teacher: configs/zero3_config.json (ZeRO-3, inference only)"
-"$tandem" config explain "$root/configs/zero3_config.json" --hidden-size 256 --world-size 2 --micro-batch 8
+
+echo "== the student: tandem distill configs/examples/distill_tiny.json --baseline"
+# A fresh student each time: its checkpoints are outputs, never resumed from here.
+rm -rf "$root/runs/distill/student" "$root/runs/distill/student-baseline"
+"$tandem" distill "$root/configs/examples/distill_tiny.json" --baseline
 echo
-echo "== the student's learning rate over its first 25 optimizer steps"
-"$tandem" schedule "$root/configs/zero2_config.json" --steps 25 \
-  --hidden-size 128 --world-size 2 --micro-batch 8 --lr 3e-4 --weight-decay 0.1 --warmup-steps 20 --total-steps 200
+echo "main job done in $((SECONDS - start)) s"

@@ -21,8 +21,9 @@
 //     },
 //     "data": {"path": "kjv"}, "ranks": 2, "steps": 100, "micro_batch": 8, ...   // as in train.hpp
 //   }
-// Each model's own keys (lr, weight_decay, warmup_steps, seed) override the top-level ones. Each
-// model checkpoints into "<checkpoint_dir>/<name>"; metrics lines carry a "model" field.
+// Each model's own keys (lr, weight_decay, warmup_steps) override the top-level ones, and its own
+// "seed" sets its initial weights (the data order follows the top-level seed: one stream for all).
+// Each model checkpoints into "<checkpoint_dir>/<name>"; metrics lines carry a "model" field.
 #pragma once
 
 #include <filesystem>
@@ -35,7 +36,7 @@ namespace tandem {
 
 struct ModelRun {
   std::string name;  // the plugin's name
-  RunFile run;       // this model's model, config, lr, weight_decay, warmup_steps and seed; the rest shared
+  RunFile run;       // this model's model (and its seed), config, lr, weight_decay, warmup_steps; the rest shared
 };
 
 struct MultiModelRunFile {

@@ -41,17 +41,19 @@ int run_distill(const Args& args) {
   if (vm.count("stop-after")) opts.stop_after = stop_after;
   const bool baseline = run.baseline || vm.count("baseline") > 0;
   try {
+    if (baseline && opts.progress) std::cerr << "the student with the teacher:\n";
     const DistillSummary with = distill(run, opts);
     std::cout << "distilled " << with.student.steps << " steps: train loss " << with.student.final_loss
               << " (KD term " << with.kd_loss << "), validation loss " << with.student.val_loss << "; teacher "
               << with.teacher_val_loss << "; unigram baseline " << with.student.unigram_baseline << "; "
               << static_cast<int64_t>(with.student.tokens_per_second) << " tokens/s";
     if (!with.student.last_checkpoint.empty()) std::cout << "; checkpoint " << with.student.last_checkpoint.string();
-    std::cout << "\n";
+    std::cout << std::endl;  // before the baseline's progress on stderr
     if (!baseline) return kExitOk;
 
     DistillOptions alone = opts;
     alone.with_teacher = false;
+    if (opts.progress) std::cerr << "the same student without the teacher (baseline):\n";
     const DistillSummary without = distill(run, alone);
     std::cout << "baseline " << without.student.steps << " steps: train loss " << without.student.final_loss
               << ", validation loss " << without.student.val_loss << "; "

@@ -37,11 +37,12 @@ const Table* table_of(const ModuleInstance& instance) {
 
 // ZeRO-Offload keeps the master weights and the optimizer state in host memory and steps them
 // there. Whether an optimizer can do that is its own declaration (a capability flag), never a list
-// of names: a third-party optimizer with a host path works, a device-only one is refused.
+// of names: a third-party optimizer with a host path works, a device-only one is refused. Under
+// ZeRO-0 DeepSpeed ignores offload_optimizer (the config check warns), so nothing is required there.
 void require_host_optimizer_for_offload(const ResolvedConfig& config, const ModuleInstance& optimizer,
                                         const tandem_optimizer_vtable& vt) {
   const OffloadDevice device = config.zero.optimizer_offload_device();
-  if (device == OffloadDevice::None) return;
+  if (device == OffloadDevice::None || config.zero.stage == 0) return;
   const uint32_t capabilities = vt.capabilities(optimizer.handle());
   if ((capabilities & TANDEM_OPTIMIZER_RUNS_ON_HOST) != 0) return;
   char flags[16];

@@ -55,8 +55,9 @@ MultiModelRunFile load_multi_model_run_file(const std::filesystem::path& path) {
     if (const json::Value* v = entry.find("lr")) m.run.lr = in.number(*v, 0.0, 10.0);
     if (const json::Value* v = entry.find("weight_decay")) m.run.weight_decay = in.number(*v, 0.0, 10.0);
     if (const json::Value* v = entry.find("warmup_steps")) m.run.warmup_steps = in.integer(*v, 0);
-    if (const json::Value* v = entry.find("seed")) m.run.seed = static_cast<uint64_t>(in.integer(*v, 0));
-    m.run.model.seed = m.run.seed;
+    // A model's own seed sets its initial weights; the data order is the run's (one stream for all).
+    m.run.model.seed = shared.seed;
+    if (const json::Value* v = entry.find("seed")) m.run.model.seed = static_cast<uint64_t>(in.integer(*v, 0));
     if (!shared.checkpoint_dir.empty()) m.run.checkpoint_dir = shared.checkpoint_dir / name;
     out.models.push_back(std::move(m));
   }

@@ -1,0 +1,76 @@
+// The gradient buffers a model adds into during backward, one zeroed buffer per layer, alive from
+// acquire_grads(layer) to grads_done(layer) only (ZeRO-2 and ZeRO-3). Like the .grad tensors that
+// autograd makes and DeepSpeed frees once it has copied them into its bucket, they are transient:
+// while the backward runs, the layers between their acquire_grads and grads_done hold full-size
+// gradients (for the GPT model: the embeddings, kept open all through backward for the tied head,
+// and the one block in flight).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "layer_index.hpp"
+
+namespace tandem::stage {
+
+class LayerGradients {
+ public:
+  explicit LayerGradients(const LayerIndex& layers) : layers_(layers) {
+    buffers_.resize(static_cast<size_t>(layers.layer_count()));
+    open_.assign(static_cast<size_t>(layers.layer_count()), false);
+  }
+
+  // Views of the layer's gradients, zeroed when the layer opens; the same buffers if it is open.
+  void open(int32_t layer, tandem_tensor_view* views) {
+    const std::vector<uint32_t>& params = layers_.params_of(layer);
+    std::vector<float>& buffer = buffers_[static_cast<size_t>(layer)];
+    if (!open_[static_cast<size_t>(layer)]) {
+      size_t total = 0;
+      for (uint32_t i : params) total += layers_.numel(i);
+      buffer.assign(total, 0.0f);
+      open_[static_cast<size_t>(layer)] = true;
+      live_ += total;
+    }
+    size_t at = 0;
+    for (size_t k = 0; k < params.size(); ++k) {
+      views[k] = layers_.view(params[k], buffer.data() + at);
+      at += layers_.numel(params[k]);
+    }
+  }
+
+  // Hands each of the layer's parameters' gradients to sink(param, values), in the model's order,
+  // then frees the layer's buffer. A layer that is not open has nothing to give.
+  template <class Sink>
+  void close(int32_t layer, Sink&& sink) {
+    const std::vector<uint32_t>& params = layers_.params_of(layer);
+    if (!open_[static_cast<size_t>(layer)]) return;
+    std::vector<float>& buffer = buffers_[static_cast<size_t>(layer)];
+    size_t at = 0;
+    for (uint32_t i : params) {
+      sink(i, buffer.data() + at);
+      at += layers_.numel(i);
+    }
+    live_ -= buffer.size();
+    std::vector<float>().swap(buffer);
+    open_[static_cast<size_t>(layer)] = false;
+  }
+
+  // Closes every layer still open, in layer order (the same on every rank).
+  template <class Sink>
+  void close_all(Sink&& sink) {
+    for (int32_t l = 0; l < layers_.layer_count(); ++l) close(l, sink);
+  }
+
+  // Elements of the open layers' buffers.
+  size_t live_elements() const { return live_; }
+
+ private:
+  const LayerIndex& layers_;
+  std::vector<std::vector<float>> buffers_;
+  std::vector<bool> open_;
+  size_t live_ = 0;
+};
+
+}  // namespace tandem::stage

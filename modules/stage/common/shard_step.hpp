@@ -1,0 +1,83 @@
+// What the partitioned stages do the same way at the optimizer step: the checks on the optimizer
+// they are given, the global gradient norm from the gradient shards, and the optimizer's update of
+// this rank's shard.
+#pragma once
+
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "shard_layout.hpp"
+#include "tandem/grad_norm.hpp"
+#include "tandem/stage.hpp"
+
+namespace tandem::stage {
+
+// DeepSpeed's engine asserts "zero stage {s} requires an optimizer" for stages 1 and 2: they exist
+// to partition the optimizer's state, and there is none to partition.
+inline void require_optimizer(const sdk::StageSetup& s, int stage) {
+  if (!s.optimizer)
+    throw std::invalid_argument("ZeRO stage " + std::to_string(stage) +
+                                " requires an optimizer (it partitions the optimizer state, as in DeepSpeed); "
+                                "give the config an \"optimizer\" block, or use stage 3 for a forward-only engine");
+}
+
+// The shard is fp32 host memory cut at arbitrary element boundaries, across matrices.
+inline void check_optimizer_takes_shards(const sdk::StageSetup& s, int stage) {
+  if (!s.optimizer) return;
+  const uint32_t caps = s.optimizer.capabilities();
+  if ((caps & TANDEM_OPTIMIZER_RUNS_ON_HOST) == 0)
+    throw std::invalid_argument("ZeRO stage " + std::to_string(stage) +
+                                ": the optimizer does not run on host memory, where this stage keeps its shard");
+  if ((caps & TANDEM_OPTIMIZER_NEEDS_WHOLE_MATRICES) != 0 && s.world_size > 1)
+    throw std::invalid_argument("ZeRO stage " + std::to_string(stage) + ": the optimizer needs whole matrices, and with " +
+                                std::to_string(s.world_size) +
+                                " ranks each rank's shard is a flat slice that cuts across them");
+}
+
+// The L2 norm of the gradients of the whole model, from each rank's gradient shard. Each rank's
+// exact square sum (tandem/grad_norm.hpp) goes to every rank as 64-bit words, and the merged sum
+// is the same integer sum ZeRO-0 computes over the whole buffer: the same norm, bit for bit, on
+// every rank. Padding elements are 0 and add nothing. Collective.
+inline double global_grad_norm(sdk::CommHandle& comm, int32_t world, std::span<const float> shard) {
+  sdk::ExactSquareSum mine;
+  mine.add(shard);
+  if (world == 1) return mine.norm();
+  using Sum = sdk::ExactSquareSum;
+  const Sum::Words words = mine.to_words();
+  std::vector<uint64_t> all(static_cast<size_t>(world) * Sum::kWords);
+  comm.all_gather(words.data(), all.data(), Sum::kWords, TANDEM_DTYPE_I64);
+  Sum total;
+  for (int32_t q = 0; q < world; ++q)
+    total.merge(Sum::from_words(std::span<const uint64_t, Sum::kWords>(all.data() + static_cast<size_t>(q) * Sum::kWords,
+                                                                       Sum::kWords)));
+  return total.norm();
+}
+
+// Runs the optimizer on this rank's shard: `params` (the fp32 master shard, updated in place) and
+// `grads` (the accumulated gradient shard), both shard_numel() elements, groups as ShardLayout
+// gives them (padding left out, so it stays 0).
+inline void step_shard(sdk::OptimizerHandle& optimizer, const ShardLayout& layout, float* params, const float* grads,
+                       const tandem_stage_step_args& args) {
+  const std::vector<tandem_optimizer_group> groups = layout.optimizer_groups(args);
+  tandem_optimizer_step_args opt{};
+  opt.struct_size = sizeof opt;
+  opt.step = args.step;
+  opt.params = params;
+  opt.grads = grads;
+  opt.grad_dtype = TANDEM_DTYPE_F32;
+  opt.grad_scale = args.grad_scale;
+  opt.numel = layout.shard_numel();
+  opt.groups = groups.data();
+  opt.group_count = static_cast<uint32_t>(groups.size());
+  optimizer.step(opt);
+}
+
+// Bytes of the optimizer's state (0 without an optimizer).
+inline uint64_t optimizer_state_bytes(const sdk::StageSetup& s) {
+  return s.optimizer ? const_cast<sdk::OptimizerHandle&>(s.optimizer).state_bytes() : 0;
+}
+
+}  // namespace tandem::stage

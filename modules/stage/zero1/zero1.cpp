@@ -1,0 +1,131 @@
+// ZeRO stage 1: the optimizer state and the fp32 master weights are partitioned; parameters and the
+// model's gradient buffer stay whole on every rank (DeepSpeed's stage 1).
+//
+// Per micro-step: the model adds its gradients into one whole flat buffer (the layout of every
+// stage, tandem/flat_layout.hpp); at end_backward each group's buffer is reduce-scattered with
+// AVERAGE (one collective per group: the groups are padded to W, so slice r is exactly rank r's
+// part) and the rank's slice is ADDED to its accumulated gradient shard. At the step each rank
+// updates its master shard, copies it into its slices of the parameters and all-gathers them
+// (common/whole_params.hpp). The norm is the exact square sum merged over ranks.
+//
+// Memory per rank (S = the shard, about 1/W of the padded model; see README.md):
+//   param_bytes  = whole working parameters     grad_bytes = whole micro-step buffer + S
+//   master_bytes = S                             optimizer  = the optimizer's state for S
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "../common/gradient_buckets.hpp"
+#include "../common/layer_index.hpp"
+#include "../common/shard_step.hpp"
+#include "../common/whole_params.hpp"
+
+namespace {
+
+using tandem::stage::LayerIndex;
+using tandem::stage::Reduction;
+using tandem::stage::ShardLayout;
+using tandem::stage::WholeParams;
+
+const tandem_param_spec kParams[] = {
+    tandem::sdk::optional_param("reduction", TANDEM_PARAM_STRING, "\"auto\"",
+                                "how each group's gradients reach their owners: reduce_scatter (auto) or all_reduce; "
+                                "both give the same bits",
+                                -HUGE_VAL, HUGE_VAL, tandem::stage::kReductionChoices),
+};
+
+class Zero1 final : public tandem::sdk::Stage {
+ public:
+  explicit Zero1(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
+
+  void setup(const tandem::sdk::StageSetup& s) override {
+    tandem::stage::require_optimizer(s, 1);
+    tandem::stage::check_optimizer_takes_shards(s, 1);
+    setup_ = s;
+    layout_ = std::make_unique<ShardLayout>(s);
+    layers_ = std::make_unique<LayerIndex>(s);
+    params_ = std::make_unique<WholeParams>(*layout_, *layers_);
+    micro_grads_.assign(layout_->flat().total_padded(), 0.0f);
+    grads_.assign(layout_->shard_numel(), 0.0f);
+    setup_.optimizer.init_state(layout_->shard_numel());
+  }
+
+  void set_param(uint32_t index, const tandem_tensor_view& full) override {
+    layers_->check_full(index, full);
+    params_->set(index, static_cast<const float*>(full.data));
+  }
+  void get_param(uint32_t index, tandem_tensor_view& out) override {
+    layers_->check_full(index, out);
+    params_->get(index, static_cast<float*>(out.data));
+  }
+
+  void acquire(int32_t layer, tandem_tensor_view* views) override { params_->views(layer, views); }
+  void release(int32_t layer) override { layers_->check_layer(layer); }
+  void acquire_grads(int32_t layer, tandem_tensor_view* views) override {
+    const std::vector<uint32_t>& params = layers_->params_of(layer);
+    for (size_t k = 0; k < params.size(); ++k)
+      views[k] = layers_->view(params[k], micro_grads_.data() + layout_->flat().global_offset(params[k]));
+  }
+  void grads_done(int32_t layer) override { layers_->check_layer(layer); }  // reduced at end_backward
+
+  void end_backward() override {
+    const int32_t rank = layout_->rank();
+    std::vector<float> reduced;  // one group's slice, for this call only
+    for (size_t g = 0; g < layout_->group_count(); ++g) {
+      const tandem::sdk::FlatGroup& fg = layout_->group(g);
+      if (fg.partition == 0) continue;
+      float* group = micro_grads_.data() + fg.base;
+      const float* mine = group + layout_->slice_begin(g, rank);
+      if (layout_->world() > 1) {
+        if (how_ == Reduction::AllReduce) {
+          setup_.comm.all_reduce(group, fg.padded, TANDEM_REDUCE_AVERAGE);
+        } else {
+          reduced.resize(fg.partition);
+          setup_.comm.reduce_scatter(group, reduced.data(), fg.partition, TANDEM_REDUCE_AVERAGE);
+          mine = reduced.data();
+        }
+      }
+      float* acc = grads_.data() + layout_->shard_offset(g);
+      for (size_t i = 0; i < fg.partition; ++i) acc[i] += mine[i];
+    }
+    std::fill(micro_grads_.begin(), micro_grads_.end(), 0.0f);
+  }
+
+  double grad_norm() override { return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), grads_); }
+
+  void step(const tandem_stage_step_args& args) override {
+    tandem::stage::step_shard(setup_.optimizer, *layout_, params_->master(), grads_.data(), args);
+    zero_grads();
+    params_->publish(setup_.comm);
+  }
+
+  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+  tandem_stage_memory memory() const override {
+    tandem_stage_memory m{};
+    m.struct_size = sizeof m;
+    m.param_bytes = params_->param_bytes();
+    m.grad_bytes = (micro_grads_.size() + grads_.size()) * sizeof(float);
+    m.master_bytes = params_->master_bytes();
+    m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
+    return m;
+  }
+
+  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
+    params_->master_shard(group, shard, offset, padded);
+  }
+
+ private:
+  Reduction how_;
+  tandem::sdk::StageSetup setup_;
+  std::unique_ptr<ShardLayout> layout_;
+  std::unique_ptr<LayerIndex> layers_;
+  std::unique_ptr<WholeParams> params_;
+  std::vector<float> micro_grads_;  // the model's gradients of this micro-step, whole
+  std::vector<float> grads_;        // the accumulated gradients of this rank's shard
+};
+
+}  // namespace
+
+TANDEM_STAGE_MODULE(zero1, Zero1, "1.0.0",
+                    "ZeRO stage 1: optimizer state and fp32 master weights partitioned over ranks", kParams)

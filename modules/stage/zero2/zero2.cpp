@@ -1,0 +1,122 @@
+// ZeRO stage 2: the gradients are partitioned too (DeepSpeed's stage 2). Parameters stay whole on
+// every rank; each rank keeps the accumulated gradients of its shard only, the fp32 master shard
+// and the optimizer state for it.
+//
+// Backward: acquire_grads(layer) hands the model a zeroed, layer-sized gradient buffer
+// (common/layer_gradients.hpp); at grads_done(layer) its parameters' gradients go into the bucket
+// (common/gradient_buckets.hpp), which is reduced over ranks into the owners' gradient shards as
+// soon as the next parameter would not fit in reduce_bucket_size elements, and the layer's buffer
+// is freed. end_backward reduces what is left. Each element is reduced once per micro-step and
+// added to the shard: the numerics of ZeRO-0, so the result is the same bit for bit.
+//
+// overlap_comm: the bucket is issued the moment it is full, while backward still has layers to
+// go; the local communicator is synchronous, so nothing actually runs at the same time on the CPU.
+//
+// Memory per rank (S = the shard, about 1/W of the padded model; see README.md):
+//   param_bytes  = whole working parameters     grad_bytes = S + the bucket
+//   master_bytes = S                             optimizer  = the optimizer's state for S
+#include <algorithm>
+#include <memory>
+
+#include "../common/gradient_buckets.hpp"
+#include "../common/layer_gradients.hpp"
+#include "../common/layer_index.hpp"
+#include "../common/shard_step.hpp"
+#include "../common/whole_params.hpp"
+
+namespace {
+
+using tandem::stage::GradientBuckets;
+using tandem::stage::LayerGradients;
+using tandem::stage::LayerIndex;
+using tandem::stage::ShardLayout;
+using tandem::stage::WholeParams;
+
+const tandem_param_spec kParams[] = {
+    tandem::sdk::optional_param("reduction", TANDEM_PARAM_STRING, "\"auto\"",
+                                "how a gradient bucket reaches its owners: reduce_scatter, all_reduce, or auto (the "
+                                "cheaper for the bucket); all give the same bits",
+                                -HUGE_VAL, HUGE_VAL, tandem::stage::kReductionChoices),
+};
+
+class Zero2 final : public tandem::sdk::Stage {
+ public:
+  explicit Zero2(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
+
+  void setup(const tandem::sdk::StageSetup& s) override {
+    tandem::stage::require_optimizer(s, 2);
+    tandem::stage::check_optimizer_takes_shards(s, 2);
+    setup_ = s;
+    layout_ = std::make_unique<ShardLayout>(s);
+    layers_ = std::make_unique<LayerIndex>(s);
+    params_ = std::make_unique<WholeParams>(*layout_, *layers_);
+    grads_.assign(layout_->shard_numel(), 0.0f);
+    layer_grads_ = std::make_unique<LayerGradients>(*layers_);
+    buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_,
+                                                 std::span<float>(grads_));
+    setup_.optimizer.init_state(layout_->shard_numel());
+  }
+
+  void set_param(uint32_t index, const tandem_tensor_view& full) override {
+    layers_->check_full(index, full);
+    params_->set(index, static_cast<const float*>(full.data));
+  }
+  void get_param(uint32_t index, tandem_tensor_view& out) override {
+    layers_->check_full(index, out);
+    params_->get(index, static_cast<float*>(out.data));
+  }
+
+  void acquire(int32_t layer, tandem_tensor_view* views) override { params_->views(layer, views); }
+  void release(int32_t layer) override { layers_->check_layer(layer); }
+  void acquire_grads(int32_t layer, tandem_tensor_view* views) override { layer_grads_->open(layer, views); }
+  void grads_done(int32_t layer) override {
+    layer_grads_->close(layer, [&](uint32_t param, const float* grad) { buckets_->add(param, grad); });
+  }
+
+  void end_backward() override {
+    // A layer the model left open is reduced now (the same layers on every rank, in layer order).
+    layer_grads_->close_all([&](uint32_t param, const float* grad) { buckets_->add(param, grad); });
+    buckets_->flush();
+  }
+
+  double grad_norm() override { return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), grads_); }
+
+  void step(const tandem_stage_step_args& args) override {
+    tandem::stage::step_shard(setup_.optimizer, *layout_, params_->master(), grads_.data(), args);
+    zero_grads();
+    params_->publish(setup_.comm);
+  }
+
+  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+  tandem_stage_memory memory() const override {
+    tandem_stage_memory m{};
+    m.struct_size = sizeof m;
+    m.param_bytes = params_->param_bytes();
+    m.grad_bytes = (grads_.size() + buckets_->capacity()) * sizeof(float);
+    m.master_bytes = params_->master_bytes();
+    m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
+    return m;
+  }
+
+  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
+    params_->master_shard(group, shard, offset, padded);
+  }
+
+ private:
+  tandem::stage::Reduction how_;
+  tandem::sdk::StageSetup setup_;
+  std::unique_ptr<ShardLayout> layout_;
+  std::unique_ptr<LayerIndex> layers_;
+  std::unique_ptr<WholeParams> params_;
+  std::vector<float> grads_;  // the accumulated gradients of this rank's shard
+  std::unique_ptr<LayerGradients> layer_grads_;
+  std::unique_ptr<GradientBuckets> buckets_;
+};
+
+}  // namespace
+
+TANDEM_STAGE_MODULE(zero2, Zero2, "1.0.0",
+                    "ZeRO stage 2: optimizer state, master weights and gradients partitioned; gradients "
+                    "reduced in buckets as layers finish backward",
+                    kParams)

@@ -1,0 +1,137 @@
+// ZeRO stage 3: the parameters are partitioned too (DeepSpeed's stage 3). Each rank holds its shard
+// of the parameters, which is also its fp32 master, the persistent small parameters whole, the
+// accumulated gradients of its shard and the optimizer state for it. A layer's other parameters
+// are gathered when the model acquires it and freed when it releases it, with prefetch
+// (partitioned_params.hpp).
+//
+// Backward as in ZeRO-2: a zeroed layer-sized gradient buffer per layer from acquire_grads to
+// grads_done, then bucketed reduction into the owners' gradient shards (common/). The step updates
+// the shard in place; the persistent copies are then gathered anew.
+//
+// Without an optimizer (a stage-3 config with no "optimizer"), the stage is forward-only, as
+// DeepSpeed's DeepSpeedZeRoOffload: sharded parameters, gathered per layer, no gradients.
+//
+// Memory per rank (S = the shard, about 1/W of the padded model; see README.md):
+//   param_bytes  = S + persistent parameters     grad_bytes = S + the bucket (0 forward-only)
+//   master_bytes = 0 (the shard is the master)   optimizer  = the optimizer's state for S
+//   peak_gathered_bytes = most gathered (non-persistent) parameter bytes at once so far
+#include <algorithm>
+#include <memory>
+
+#include "../common/gradient_buckets.hpp"
+#include "../common/layer_gradients.hpp"
+#include "../common/layer_index.hpp"
+#include "../common/shard_step.hpp"
+#include "partitioned_params.hpp"
+
+namespace {
+
+using tandem::stage::GradientBuckets;
+using tandem::stage::LayerGradients;
+using tandem::stage::LayerIndex;
+using tandem::stage::PartitionedParams;
+using tandem::stage::ShardLayout;
+
+const tandem_param_spec kParams[] = {
+    tandem::sdk::optional_param("reduction", TANDEM_PARAM_STRING, "\"auto\"",
+                                "how a gradient bucket reaches its owners: reduce_scatter, all_reduce, or auto (the "
+                                "cheaper for the bucket); all give the same bits",
+                                -HUGE_VAL, HUGE_VAL, tandem::stage::kReductionChoices),
+};
+
+class Zero3 final : public tandem::sdk::Stage {
+ public:
+  explicit Zero3(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
+
+  void setup(const tandem::sdk::StageSetup& s) override {
+    tandem::stage::check_optimizer_takes_shards(s, 3);
+    setup_ = s;
+    layout_ = std::make_unique<ShardLayout>(s);
+    layers_ = std::make_unique<LayerIndex>(s);
+    params_ = std::make_unique<PartitionedParams>(*layout_, *layers_, setup_.comm, s.options);
+    if (!s.optimizer) return;  // forward-only: no gradients to keep
+    grads_.assign(layout_->shard_numel(), 0.0f);
+    layer_grads_ = std::make_unique<LayerGradients>(*layers_);
+    buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_,
+                                                 std::span<float>(grads_));
+    setup_.optimizer.init_state(layout_->shard_numel());
+  }
+
+  void set_param(uint32_t index, const tandem_tensor_view& full) override {
+    layers_->check_full(index, full);
+    params_->set(index, static_cast<const float*>(full.data));
+  }
+  void get_param(uint32_t index, tandem_tensor_view& out) override {
+    layers_->check_full(index, out);
+    params_->get(index, static_cast<float*>(out.data));
+  }
+
+  void acquire(int32_t layer, tandem_tensor_view* views) override { params_->acquire(layer, views); }
+  void release(int32_t layer) override { params_->release(layer); }
+  void acquire_grads(int32_t layer, tandem_tensor_view* views) override {
+    require_training("acquire_grads");
+    layer_grads_->open(layer, views);
+  }
+  void grads_done(int32_t layer) override {
+    require_training("grads_done");
+    layer_grads_->close(layer, [&](uint32_t param, const float* grad) { buckets_->add(param, grad); });
+  }
+
+  void end_backward() override {
+    require_training("end_backward");
+    layer_grads_->close_all([&](uint32_t param, const float* grad) { buckets_->add(param, grad); });
+    buckets_->flush();
+  }
+
+  double grad_norm() override {
+    require_training("grad_norm");
+    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), grads_);
+  }
+
+  void step(const tandem_stage_step_args& args) override {
+    require_training("step");
+    tandem::stage::step_shard(setup_.optimizer, *layout_, params_->shard(), grads_.data(), args);
+    zero_grads();
+    params_->refresh();
+  }
+
+  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+
+  tandem_stage_memory memory() const override {
+    tandem_stage_memory m{};
+    m.struct_size = sizeof m;
+    m.param_bytes = params_->resident_bytes();
+    m.grad_bytes = buckets_ ? (grads_.size() + buckets_->capacity()) * sizeof(float) : 0;
+    m.master_bytes = 0;
+    m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
+    m.peak_gathered_bytes = params_->peak_gathered_bytes();
+    return m;
+  }
+
+  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
+    params_->master_shard(group, shard, offset, padded);
+  }
+
+ private:
+  void require_training(const char* call) const {
+    if (!setup_.optimizer)
+      throw std::invalid_argument(std::string(call) +
+                                  ": this ZeRO-3 stage was set up without an optimizer (forward only, no gradients)");
+  }
+
+  tandem::stage::Reduction how_;
+  tandem::sdk::StageSetup setup_;
+  std::unique_ptr<ShardLayout> layout_;
+  std::unique_ptr<LayerIndex> layers_;
+  std::unique_ptr<PartitionedParams> params_;
+  std::vector<float> grads_;  // the accumulated gradients of this rank's shard
+  std::unique_ptr<LayerGradients> layer_grads_;
+  std::unique_ptr<GradientBuckets> buckets_;
+};
+
+}  // namespace
+
+TANDEM_STAGE_MODULE(zero3, Zero3, "1.0.0",
+                    "ZeRO stage 3: parameters, gradients and optimizer state partitioned; layers gathered just "
+                    "in time with bounded prefetch; forward-only without an optimizer",
+                    kParams)
