@@ -4,10 +4,13 @@
 
 #include <boost/program_options.hpp>
 #include <filesystem>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "tandem/accelerator.hpp"
+#include "tandem/train.hpp"
 
 namespace tandem::cli {
 
@@ -29,7 +32,6 @@ int run_config(const Args& args);  // check | explain
 int run_schedule(const Args& args);
 int run_train(const Args& args);
 // `tandem train` on a run file with "models" (tandem/train_models.hpp), with train's parsed options.
-int run_train_models(const std::string& file, const po::variables_map& vm);
 int run_distill(const Args& args);
 int run_checkpoint(const Args& args);  // consolidate
 int run_estimate(const Args& args);
@@ -46,6 +48,17 @@ struct RunFacts {
 };
 void add_run_fact_options(po::options_description& options);
 RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::string>& module_path);
+
+// --resume, --quiet, --stop-after N: the flags of `tandem train` and `tandem distill`.
+struct RunFlags {
+  bool resume = false;
+  bool progress = true;
+  std::optional<int64_t> stop_after;
+};
+void add_run_flag_options(po::options_description& options);
+RunFlags read_run_flags(const po::variables_map& vm);
+// "trained N steps: train loss X, validation loss Y (unigram baseline Z), T tokens/s; checkpoint C"
+void print_training_summary(std::ostream& out, const TrainSummary& s);
 
 // Parses `args` against `options` (with `positional`), handling --help: returns false when help was
 // printed. Throws UsageError for unknown or malformed options.

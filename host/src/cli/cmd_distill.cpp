@@ -3,9 +3,7 @@
 #include <iostream>
 
 #include "cli/cli.hpp"
-#include "tandem/data.hpp"
 #include "tandem/distill.hpp"
-#include "tandem/safetensors.hpp"
 
 namespace tandem::cli {
 
@@ -17,11 +15,9 @@ int run_distill(const Args& args) {
       "DeepSpeed config. --baseline (or \"baseline\": true) then trains the same student the same steps\n"
       "without the teacher and prints both validation losses. The run file's keys: docs/run-files.md.";
   std::string file;
-  int64_t stop_after = 0;
   po::options_description options("tandem distill");
+  add_run_flag_options(options);
   options.add_options()("baseline", "also train the student without the teacher, and compare")(
-      "resume", "continue from the newest checkpoint in checkpoint_dir")("quiet,q", "no progress on stderr")(
-      "stop-after", po::value(&stop_after), "stop (with a checkpoint) after this optimizer step")(
       "file", po::value(&file), "the run file");
   po::positional_options_description positional;
   positional.add("file", 1);
@@ -29,43 +25,33 @@ int run_distill(const Args& args) {
   if (!parse(args, options, positional, vm, kUsage)) return kExitOk;
   if (file.empty()) throw UsageError(std::string("no run file given\n") + kUsage);
 
-  DistillRunFile run;
-  try {
-    run = load_distill_run_file(file);
-  } catch (const json::ParseError& e) {
-    throw UsageError(e.what());
-  }
+  const DistillRunFile run = load_distill_run_file(file);
+  const RunFlags flags = read_run_flags(vm);
   DistillOptions opts;
-  opts.resume = vm.count("resume") > 0;
-  opts.progress = vm.count("quiet") == 0;
-  if (vm.count("stop-after")) opts.stop_after = stop_after;
+  opts.resume = flags.resume;
+  opts.progress = flags.progress;
+  opts.stop_after = flags.stop_after;
   const bool baseline = run.baseline || vm.count("baseline") > 0;
-  try {
-    if (baseline && opts.progress) std::cerr << "the student with the teacher:\n";
-    const DistillSummary with = distill(run, opts);
-    std::cout << "distilled " << with.student.steps << " steps: train loss " << with.student.final_loss
-              << " (KD term " << with.kd_loss << "), validation loss " << with.student.val_loss << "; teacher "
-              << with.teacher_val_loss << "; unigram baseline " << with.student.unigram_baseline << "; "
-              << static_cast<int64_t>(with.student.tokens_per_second) << " tokens/s";
-    if (!with.student.last_checkpoint.empty()) std::cout << "; checkpoint " << with.student.last_checkpoint.string();
-    std::cout << std::endl;  // before the baseline's progress on stderr
-    if (!baseline) return kExitOk;
+  if (baseline && opts.progress) std::cerr << "the student with the teacher:\n";
+  const DistillSummary with = distill(run, opts);
+  std::cout << "distilled " << with.student.steps << " steps: train loss " << with.student.final_loss
+            << " (KD term " << with.kd_loss << "), validation loss " << with.student.val_loss << "; teacher "
+            << with.teacher_val_loss << "; unigram baseline " << with.student.unigram_baseline << "; "
+            << static_cast<int64_t>(with.student.tokens_per_second) << " tokens/s";
+  if (!with.student.last_checkpoint.empty()) std::cout << "; checkpoint " << with.student.last_checkpoint.string();
+  std::cout << std::endl;  // before the baseline's progress on stderr
+  if (!baseline) return kExitOk;
 
-    DistillOptions alone = opts;
-    alone.with_teacher = false;
-    if (opts.progress) std::cerr << "the same student without the teacher (baseline):\n";
-    const DistillSummary without = distill(run, alone);
-    std::cout << "baseline " << without.student.steps << " steps: train loss " << without.student.final_loss
-              << ", validation loss " << without.student.val_loss << "; "
-              << static_cast<int64_t>(without.student.tokens_per_second) << " tokens/s\n";
-    std::cout << "student val loss: " << with.student.val_loss << " with teacher, " << without.student.val_loss
-              << " without (teacher " << with.teacher_val_loss << ", unigram " << with.student.unigram_baseline
-              << ")\n";
-  } catch (const data::DataError& e) {
-    throw UsageError(e.what());
-  } catch (const safetensors::Error& e) {
-    throw UsageError(e.what());
-  }
+  DistillOptions alone = opts;
+  alone.with_teacher = false;
+  if (opts.progress) std::cerr << "the same student without the teacher (baseline):\n";
+  const DistillSummary without = distill(run, alone);
+  std::cout << "baseline " << without.student.steps << " steps: train loss " << without.student.final_loss
+            << ", validation loss " << without.student.val_loss << "; "
+            << static_cast<int64_t>(without.student.tokens_per_second) << " tokens/s\n";
+  std::cout << "student val loss: " << with.student.val_loss << " with teacher, " << without.student.val_loss
+            << " without (teacher " << with.teacher_val_loss << ", unigram " << with.student.unigram_baseline
+            << ")\n";
   return kExitOk;
 }
 

@@ -2,6 +2,8 @@
 #include <iostream>
 
 #include "cli/cli.hpp"
+#include "tandem/data.hpp"
+#include "tandem/safetensors.hpp"
 #include "tandem/abi.h"
 
 namespace {
@@ -51,6 +53,15 @@ int main(int argc, char** argv) {
     std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const UsageError& e) {
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::json::ParseError& e) {  // a run file or manifest that is not JSON
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::data::DataError& e) {  // a missing, empty or corrupt data file
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::safetensors::Error& e) {  // weights that do not fit the model
     std::cerr << "tandem " << command << ": " << e.what() << "\n";
     return kExitBadInput;
   } catch (const tandem::ConfigError& e) {

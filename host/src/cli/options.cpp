@@ -58,6 +58,28 @@ RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::stri
   return facts;
 }
 
+void add_run_flag_options(po::options_description& options) {
+  options.add_options()("resume", "continue from the newest checkpoint in checkpoint_dir")(
+      "quiet,q", "no progress on stderr")("stop-after", po::value<int64_t>(),
+                                           "stop (with a checkpoint) after this optimizer step");
+}
+
+RunFlags read_run_flags(const po::variables_map& vm) {
+  RunFlags flags;
+  flags.resume = vm.count("resume") > 0;
+  flags.progress = vm.count("quiet") == 0;
+  if (vm.count("stop-after")) flags.stop_after = vm["stop-after"].as<int64_t>();
+  return flags;
+}
+
+void print_training_summary(std::ostream& out, const TrainSummary& s) {
+  out << "trained " << s.steps << " steps: train loss " << s.final_loss << ", validation loss " << s.val_loss
+      << " (unigram baseline " << s.unigram_baseline << "), " << static_cast<int64_t>(s.tokens_per_second)
+      << " tokens/s";
+  if (!s.last_checkpoint.empty()) out << "; checkpoint " << s.last_checkpoint.string();
+  out << "\n";
+}
+
 bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,
            po::variables_map& vm, const std::string& usage) {
   po::options_description all(options);

@@ -54,13 +54,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   AcceleratorOptions accel;
   accel.world_size = r.ranks;
   Accelerator accelerator(std::move(plugins), accel);
-  PrepareInputs student_inputs;
-  student_inputs.model = r.model;
-  student_inputs.micro_batch = r.micro_batch;
-  student_inputs.lr = r.lr;
-  student_inputs.weight_decay = r.weight_decay;
-  student_inputs.warmup_steps = r.warmup_steps;
-  student_inputs.total_steps = r.steps;
+  PrepareInputs student_inputs = prepare_inputs(r);
   Prepared student = accelerator.prepare(student_inputs);
   Engine& engine = *student.engine();
   if (!engine.trains())

@@ -36,13 +36,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   AcceleratorOptions accel;
   accel.world_size = run.ranks;
   Accelerator accelerator(std::move(plugins), accel);
-  PrepareInputs inputs;
-  inputs.model = run.model;
-  inputs.micro_batch = run.micro_batch;
-  inputs.lr = run.lr;
-  inputs.weight_decay = run.weight_decay;
-  inputs.warmup_steps = run.warmup_steps;
-  inputs.total_steps = run.steps;
+  PrepareInputs inputs = prepare_inputs(run);
   Prepared prepared = accelerator.prepare(inputs);
   Engine& engine = *prepared.engine();
   if (!engine.trains())

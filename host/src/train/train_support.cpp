@@ -22,6 +22,17 @@ DeepSpeedConfig load_deepspeed(const json::Value& inline_config, const std::stri
   return load_config_file(source);
 }
 
+PrepareInputs prepare_inputs(const RunFile& run) {
+  PrepareInputs inputs;
+  inputs.model = run.model;
+  inputs.micro_batch = run.micro_batch;
+  inputs.lr = run.lr;
+  inputs.weight_decay = run.weight_decay;
+  inputs.warmup_steps = run.warmup_steps;
+  inputs.total_steps = run.steps;
+  return inputs;
+}
+
 std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size) {
   const std::filesystem::path data_file = run.data == "kjv" ? data::kjv_text(run.cache_dir) : run.data;
   return std::make_shared<const data::Tokens>(data::load_tokens(data_file, vocab_size, token_format(run.data_format)));

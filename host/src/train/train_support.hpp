@@ -19,6 +19,10 @@ namespace tandem {
 // The run's DeepSpeed config: inline (json::Value object) or the file at `source`.
 DeepSpeedConfig load_deepspeed(const json::Value& inline_config, const std::string& source);
 
+// What prepare() learns from a run file: the model, the data's batch size and the run's facts that
+// fill the config's "auto" values (lr, weight decay, warm-up and total steps).
+PrepareInputs prepare_inputs(const RunFile& run);
+
 // The run's tokens (the default corpus is made in run.cache_dir when data is "kjv").
 std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size);
 

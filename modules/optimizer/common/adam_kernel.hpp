@@ -20,6 +20,11 @@
 //
 // The loop is written for GCC's vectoriser: restrict pointers, the mode as template parameters (no
 // branch inside), the bf16 conversions branch-free, sqrt without errno (-fno-math-errno).
+//
+// Shared by `adamw` and `cpu_adamw` (one rule, one text). update_range is always inlined: cpu_adamw
+// calls it from functions compiled for AVX-512, AVX2 and the baseline (GCC target attributes), and
+// only an inlined copy is compiled for its caller's instruction set (an out-of-line instantiation
+// would be one baseline copy for all three).
 #pragma once
 
 #include <cmath>
@@ -69,12 +74,12 @@ inline StepConstants make_constants(double lr, double beta1, double beta2, doubl
   return c;
 }
 
-inline float load_grad(float g) { return g; }
-inline float load_grad(uint16_t g) { return tandem::sdk::bf16_to_float(g); }
+[[gnu::always_inline]] inline float load_grad(float g) { return g; }
+[[gnu::always_inline]] inline float load_grad(uint16_t g) { return tandem::sdk::bf16_to_float(g); }
 
 // Updates n elements. `Grad` is float or uint16_t (bf16 bits); p16 is written only if kWriteBf16.
 template <class Grad, Decay kMode, bool kWriteBf16>
-void update_range(size_t n, float* __restrict__ p, const Grad* __restrict__ g, float* __restrict__ m,
+[[gnu::always_inline]] inline void update_range(size_t n, float* __restrict__ p, const Grad* __restrict__ g, float* __restrict__ m,
                   float* __restrict__ v, uint16_t* __restrict__ p16, const StepConstants& constants) {
   const StepConstants c = constants;  // locals: no aliasing question for the vectoriser
   for (size_t i = 0; i < n; ++i) {
