@@ -84,14 +84,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   for (size_t i = 0; i < run.models.size(); ++i) {
     const RunFile& m = run.models[i].run;
     accelerators[i].select(run.models[i].name);
-    PrepareInputs inputs;
-    inputs.model = m.model;
-    inputs.micro_batch = m.micro_batch;
-    inputs.lr = m.lr;
-    inputs.weight_decay = m.weight_decay;
-    inputs.warmup_steps = m.warmup_steps;
-    inputs.total_steps = m.steps;
-    prepared.push_back(accelerators[i].prepare(inputs));
+    prepared.push_back(accelerators[i].prepare(prepare_inputs(m)));
     Engine& e = *prepared.back().engine();
     if (!e.trains())
       throw std::invalid_argument(m.deepspeed_source + ": the config of model \"" + run.models[i].name +
