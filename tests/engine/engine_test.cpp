@@ -215,8 +215,7 @@ TEST(Engine, CheckpointsNameTheirMismatches) {
 }
 
 TEST(Engine, AStageThreeConfigWithoutOptimizerGivesAForwardOnlyEngine) {
-  // Stage 0 stands in for stage 3 until the ZeRO-3 module exists: no optimizer means forward only.
-  Prepared p = prepare_tiny(load_config_text(R"({"train_micro_batch_size_per_gpu": 2, "zero_optimization": {"stage": 0}})"), 2, 2);
+  Prepared p = prepare_tiny(load_config_text(R"({"train_micro_batch_size_per_gpu": 2, "zero_optimization": {"stage": 3}})"), 2, 2);
   EXPECT_FALSE(p.engine()->trains());
   const std::vector<TokenBatch> b{random_batch(2, 8, 32, 1), random_batch(2, 8, 32, 2)};
   EXPECT_THROW(p.engine()->forward(b, true), std::invalid_argument);

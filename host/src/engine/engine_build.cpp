@@ -18,7 +18,11 @@ struct OptimizerChoice {
   json::Value params;
 };
 
-OptimizerChoice choose_optimizer(const ModuleBlock& block) {
+// The module a block selects. Under ZeRO-Offload (offload_optimizer.device set, a partitioned stage) a module named "cpu_" + the
+// chosen name is preferred when the registry has one, as DeepSpeed builds DeepSpeedCPUAdam there:
+// "AdamW" runs on cpu_adamw, the host-side kernel at the memory-bandwidth limit, with the same params.
+OptimizerChoice choose_optimizer(const ModuleBlock& block, const ResolvedConfig& config,
+                                 const ModuleRegistry& registry) {
   OptimizerChoice choice{canonical_module_name(block.type), block.params};
   if (choice.module == "adam") {
     choice.module = "adamw";  // adam_w_mode (default true) picks the mode, as in DeepSpeed
@@ -26,6 +30,10 @@ OptimizerChoice choose_optimizer(const ModuleBlock& block) {
     json::Value forced = json::Value::boolean(true);
     forced.set_position(block.position);
     choice.params.set("adam_w_mode", std::move(forced));
+  }
+  if (config.zero.optimizer_offload_device() != OffloadDevice::None && config.zero.stage != 0) {
+    const std::string host_module = "cpu_" + choice.module;
+    if (registry.find(ModuleKind::Optimizer, host_module) != nullptr) choice.module = host_module;
   }
   return choice;
 }
@@ -72,7 +80,7 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
   std::optional<OptimizerChoice> optimizer;
   const ModuleInfo* optimizer_module = nullptr;
   if (config_.optimizer) {
-    optimizer = choose_optimizer(*config_.optimizer);
+    optimizer = choose_optimizer(*config_.optimizer, config_, registry);
     optimizer_module = &registry.get(ModuleKind::Optimizer, optimizer->module);
   }
   has_optimizer_ = optimizer.has_value();
