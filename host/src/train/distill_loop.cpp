@@ -1,21 +1,15 @@
 // The loop behind `tandem distill RUN.json` (distill.hpp): the seed's sequence of prepares, then
 // the student's steps with the frozen teacher beside it (or without it, for the baseline), with
 // evaluation, metrics, progress and checkpoints as `tandem train` has them.
-#include <chrono>
-#include <fstream>
-#include <iostream>
 
 #include "tandem/accelerator.hpp"
 #include "tandem/distill.hpp"
-#include "train/checkpoint_dir.hpp"
-#include "train/progress.hpp"
 #include "train/train_support.hpp"
+#include "train/training_loop.hpp"
 
 namespace tandem {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // "<dir>-baseline" and "<stem>-baseline<ext>": where the baseline writes, beside the distilled run.
 std::filesystem::path baseline_path(const std::filesystem::path& p, bool keep_extension) {
@@ -23,14 +17,6 @@ std::filesystem::path baseline_path(const std::filesystem::path& p, bool keep_ex
   std::filesystem::path out = p;
   if (keep_extension) return out.replace_filename(p.stem().string() + "-baseline" + p.extension().string());
   return out.replace_filename(p.filename().string() + "-baseline");
-}
-
-// The micro-step each rank's next batch belongs to: its loader's position, counted from the start.
-std::vector<int64_t> loader_steps(const std::vector<data::DataLoader>& loaders) {
-  std::vector<int64_t> steps;
-  for (const data::DataLoader& l : loaders)
-    steps.push_back(static_cast<int64_t>(l.position().epoch * l.steps_per_epoch() + l.position().step));
-  return steps;
 }
 
 }  // namespace
@@ -92,72 +78,22 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   summary.with_teacher = options.with_teacher;
   summary.student.unigram_baseline = unigram_entropy(tokens->ids, loaders.front().train_tokens());
 
-  CheckpointDir checkpoints(checkpoint_dir);
-  if (options.resume) {
-    if (checkpoint_dir.empty()) throw std::invalid_argument(r.source + ": --resume needs a checkpoint_dir");
-    if (const std::optional<std::filesystem::path> latest = checkpoints.latest()) {
-      engine.load(*latest);
-      restore_loaders(*latest, loaders);
-      if (options.progress) std::cerr << "resumed from " << latest->string() << " at step " << engine.global_steps() << "\n";
-    }
-  }
-
-  std::ofstream metrics;
-  if (!metrics_file.empty()) {
-    std::filesystem::create_directories(metrics_file.parent_path().empty() ? "." : metrics_file.parent_path());
-    truncate_metrics_after(metrics_file, engine.global_steps());
-    metrics.open(metrics_file, std::ios::app);
-    if (!metrics) throw std::runtime_error("cannot write metrics to " + metrics_file.string());
-  }
-
-  const std::vector<std::vector<TokenBatch>> val = validation_batches(loaders, r.eval_batches);
-  const int64_t tokens_per_step = r.ranks * batch.micro_batch_per_gpu * seq * batch.gradient_accumulation_steps;
-  Progress progress(options.progress, r.steps);
-  const auto run_start = Clock::now();
-  int64_t run_tokens = 0;
-
-  while (engine.global_steps() < r.steps) {
-    const auto t0 = Clock::now();
-    StepReport report;
-    do {
-      const std::vector<int64_t> rank_steps = loader_steps(loaders);
-      const std::vector<TokenBatch> batches = next_batches(loaders);
-      if (distiller) {
-        report = distiller->step(batches, rank_steps);
-      } else {
+  TrainOptions loop_options;
+  loop_options.resume = options.resume;
+  loop_options.progress = options.progress;
+  loop_options.stop_after = options.stop_after;
+  const LoopResult result = run_training_loop(
+      engine, r, loaders, loop_options, LoopOutputs{checkpoint_dir, metrics_file},
+      [&](const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps) {
+        if (distiller) return distiller->step(batches, rank_steps);
         engine.forward(batches, true);
-        report = engine.backward(LossSpec{&batches});
-      }
-    } while (!report.boundary);
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double tokens_per_s = static_cast<double>(tokens_per_step) / seconds;
-    run_tokens += tokens_per_step;
-    const int64_t step = engine.global_steps();
-    const bool last = step == r.steps || (options.stop_after && step >= *options.stop_after);
-    std::optional<double> val_loss;
-    if ((r.eval_interval > 0 && step % r.eval_interval == 0) || last) val_loss = engine.evaluate(val);
-    if (metrics.is_open()) {
-      json::Value record = metrics_record(step, report, tokens_per_s, val_loss);
-      record.set("ce_loss", json::Value::number(report.ce_loss));
-      record.set("kd_loss", json::Value::number(report.kd_loss));
-      metrics << json::to_string(record) << "\n" << std::flush;
-    }
-    progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
-    summary.student.final_loss = report.loss;
-    summary.kd_loss = report.kd_loss;
-    if (val_loss) summary.student.val_loss = *val_loss;
-    if (!checkpoint_dir.empty() && ((r.checkpoint_interval > 0 && step % r.checkpoint_interval == 0) || last))
-      summary.student.last_checkpoint = checkpoints.write(step, [&](const std::filesystem::path& dir) {
-        engine.save(dir);
-        write_trainer_state(dir, step, loaders, r.source);
+        return engine.backward(LossSpec{&batches});
       });
-    if (last) break;
-  }
-  progress.finish();
-  summary.student.steps = engine.global_steps();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
-  summary.student.tokens_per_second = elapsed > 0 ? static_cast<double>(run_tokens) / elapsed : 0;
-  if (teacher) summary.teacher_val_loss = teacher->engine()->evaluate(val);
+  const double unigram = summary.student.unigram_baseline;
+  summary.student = result.summary;
+  summary.student.unigram_baseline = unigram;
+  summary.kd_loss = result.last.kd_loss;
+  if (teacher) summary.teacher_val_loss = teacher->engine()->evaluate(result.validation);
   return summary;
 }
 

@@ -1,0 +1,98 @@
+#include "train/training_loop.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "train/checkpoint_dir.hpp"
+#include "train/progress.hpp"
+#include "train/train_support.hpp"
+
+namespace tandem {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Each rank's position in its data, counted in steps across epochs (the lockstep check's input).
+std::vector<int64_t> loader_steps(const std::vector<data::DataLoader>& loaders) {
+  std::vector<int64_t> steps;
+  for (const data::DataLoader& l : loaders)
+    steps.push_back(static_cast<int64_t>(l.position().epoch * l.steps_per_epoch() + l.position().step));
+  return steps;
+}
+
+}  // namespace
+
+LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<data::DataLoader>& loaders,
+                             const TrainOptions& options, const LoopOutputs& outputs, const MicroStep& micro_step) {
+  LoopResult result;
+  CheckpointDir checkpoints(outputs.checkpoint_dir);
+  if (options.resume) {
+    if (outputs.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
+    if (const std::optional<std::filesystem::path> latest = checkpoints.latest()) {
+      engine.load(*latest);
+      restore_loaders(*latest, loaders);
+      if (options.progress)
+        std::cerr << "resumed from " << latest->string() << " at step " << engine.global_steps() << "\n";
+    }
+  }
+
+  // Metrics: one JSON line per optimizer step; a resumed run drops the lines after its checkpoint.
+  std::ofstream metrics;
+  if (!outputs.metrics.empty()) {
+    std::filesystem::create_directories(outputs.metrics.parent_path().empty() ? "." : outputs.metrics.parent_path());
+    truncate_metrics_after(outputs.metrics, engine.global_steps());
+    metrics.open(outputs.metrics, std::ios::app);
+    if (!metrics) throw std::runtime_error("cannot write metrics to " + outputs.metrics.string());
+  }
+
+  result.validation = validation_batches(loaders, run.eval_batches);
+  const data::LoaderConfig& data = loaders.front().config();
+  const int64_t tokens_per_step = run.ranks * data.micro_batch * data.block_size *
+                                  engine.config().batch.gradient_accumulation_steps;
+  Progress progress(options.progress, run.steps);
+  const auto run_start = Clock::now();
+  int64_t run_tokens = 0;
+  TrainSummary& summary = result.summary;
+
+  while (engine.global_steps() < run.steps) {
+    const auto t0 = Clock::now();
+    do {
+      const std::vector<int64_t> rank_steps = loader_steps(loaders);
+      const std::vector<TokenBatch> batches = next_batches(loaders);
+      result.last = micro_step(batches, rank_steps);
+    } while (!result.last.boundary);
+    const StepReport& report = result.last;
+    const double tokens_per_s =
+        static_cast<double>(tokens_per_step) / std::chrono::duration<double>(Clock::now() - t0).count();
+    run_tokens += tokens_per_step;
+    const int64_t step = engine.global_steps();
+    const bool last = step == run.steps || (options.stop_after && step >= *options.stop_after);
+    std::optional<double> val_loss;
+    if ((run.eval_interval > 0 && step % run.eval_interval == 0) || last) val_loss = engine.evaluate(result.validation);
+    if (metrics.is_open()) {
+      json::Value record = metrics_record(step, report, tokens_per_s, val_loss);
+      record.set("ce_loss", json::Value::number(report.ce_loss));
+      record.set("kd_loss", json::Value::number(report.kd_loss));
+      metrics << json::to_string(record) << "\n" << std::flush;
+    }
+    progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
+    summary.final_loss = report.loss;
+    if (val_loss) summary.val_loss = *val_loss;
+    if (!outputs.checkpoint_dir.empty() &&
+        ((run.checkpoint_interval > 0 && step % run.checkpoint_interval == 0) || last))
+      summary.last_checkpoint = checkpoints.write(step, [&](const std::filesystem::path& dir) {
+        engine.save(dir);
+        write_trainer_state(dir, step, loaders, run.source);
+      });
+    if (last) break;
+  }
+  progress.finish();
+  summary.steps = engine.global_steps();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+  summary.tokens_per_second = elapsed > 0 ? static_cast<double>(run_tokens) / elapsed : 0;
+  return result;
+}
+
+}  // namespace tandem
