@@ -1,7 +1,6 @@
 // The loop behind `tandem distill RUN.json` (distill.hpp): the seed's sequence of prepares, then
 // the student's steps with the frozen teacher beside it (or without it, for the baseline), with
-// evaluation, metrics, progress and checkpoints as `tandem train` has them.
-
+// evaluation, metrics, progress and checkpoints as `tandem train` has them (training_loop.hpp).
 #include "tandem/accelerator.hpp"
 #include "tandem/distill.hpp"
 #include "train/train_support.hpp"
