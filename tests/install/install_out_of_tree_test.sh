@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: install_out_of_tree_test.sh CMAKE BUILD_DIR EXAMPLE_SOURCE_DIR WORK_DIR
+# usage: install_out_of_tree_test.sh CMAKE BUILD_DIR EXAMPLE_SOURCE_DIR COMPUTE_CONSUMER_DIR WORK_DIR
 # Checks, against an installed and then moved tree:
 #   1. `tandem modules` finds the shipped modules relative to its own location (nothing from the
 #      build tree, no TANDEM_MODULE_PATH);
@@ -7,10 +7,11 @@
 #      tandem_add_module, and the module exports only tandem_module_entry;
 #   3. the installed `tandem` loads that module through --module-path and, once the project is
 #      installed into the same prefix, without it; `tandem schedule` prints the module's schedule,
-#      compared here with the formula computed independently by awk.
+#      compared here with the formula computed independently by awk;
+#   4. a program linking the installed tandem::compute builds and runs (oneTBB, OpenBLAS at run time).
 # Writes only under WORK_DIR (in the build tree), which it empties first.
 set -euo pipefail
-cmake=$1 build=$2 example=$3 work=$4/install_test
+cmake=$1 build=$2 example=$3 consumer=$4 work=$5/install_test
 unset TANDEM_MODULE_PATH
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -31,9 +32,9 @@ done
 
 "$tandem" modules > "$work/modules.txt" 2>&1 || { cat "$work/modules.txt"; fail "tandem modules failed"; }
 grep -q "warmup_lr" "$work/modules.txt" || { cat "$work/modules.txt"; fail "the shipped warmup_lr module is not listed"; }
-grep -q "$prefix/lib/tandem/modules/libtandem-scheduler-warmup_lr.so" "$work/modules.txt" ||
+grep -qF "$prefix/lib/tandem/modules/libtandem-scheduler-warmup_lr.so" "$work/modules.txt" ||
   { cat "$work/modules.txt"; fail "warmup_lr was not loaded from the moved prefix"; }
-if grep -q "$build" "$work/modules.txt"; then cat "$work/modules.txt"; fail "a module was loaded from the build tree"; fi
+if grep -qF "$build/lib/" "$work/modules.txt"; then cat "$work/modules.txt"; fail "a module was loaded from the build tree"; fi
 
 # The out-of-tree project, against the moved prefix only.
 "$cmake" -S "$example" -B "$work/example" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
@@ -74,6 +75,13 @@ awk -F, 'NR == 1 { if ($1 != "step" || $2 != "lr") { print "header: " $0; bad = 
 [ -f "$prefix/lib/tandem/modules/libtandem-scheduler-step_decay_lr.so" ] || fail "module not installed"
 "$tandem" modules > "$work/modules-installed.txt" 2>&1 || { cat "$work/modules-installed.txt"; fail "tandem modules"; }
 grep -q "step_decay_lr" "$work/modules-installed.txt" || { cat "$work/modules-installed.txt"; fail "installed module not found"; }
+
+# The compute core as a package: a static library with its dependencies carried by the export.
+"$cmake" -S "$consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  > "$work/consumer-configure.log" 2>&1 || { cat "$work/consumer-configure.log"; fail "configure of the tandem::compute consumer"; }
+"$cmake" --build "$work/consumer" > "$work/consumer-build.log" 2>&1 ||
+  { cat "$work/consumer-build.log"; fail "build of the tandem::compute consumer"; }
+"$work/consumer/compute_consumer" || fail "the tandem::compute consumer"
 
 rm -rf "$work"
 echo "PASS"
