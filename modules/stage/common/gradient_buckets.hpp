@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -38,6 +39,13 @@ namespace tandem::stage {
 enum class Reduction { Auto, ReduceScatter, AllReduce };
 
 inline const char* const kReductionChoices[] = {"auto", "reduce_scatter", "all_reduce", nullptr};
+
+// The one parameter every partitioned stage takes: how gradients reach the ranks that own them.
+inline constexpr tandem_param_spec kReductionParam = sdk::optional_param(
+    "reduction", TANDEM_PARAM_STRING, "\"auto\"",
+    "how gradients reach their owners: reduce_scatter, all_reduce, or auto (the cheaper for each reduction); all "
+    "give the same bits",
+    -HUGE_VAL, HUGE_VAL, kReductionChoices);
 
 inline Reduction parse_reduction(const std::string& name) {
   if (name == "auto") return Reduction::Auto;

@@ -27,12 +27,7 @@ using tandem::stage::Reduction;
 using tandem::stage::ShardLayout;
 using tandem::stage::WholeParams;
 
-const tandem_param_spec kParams[] = {
-    tandem::sdk::optional_param("reduction", TANDEM_PARAM_STRING, "\"auto\"",
-                                "how each group's gradients reach their owners: reduce_scatter (auto) or all_reduce; "
-                                "both give the same bits",
-                                -HUGE_VAL, HUGE_VAL, tandem::stage::kReductionChoices),
-};
+const tandem_param_spec kParams[] = {tandem::stage::kReductionParam};
 
 class Zero1 final : public tandem::sdk::Stage {
  public:

@@ -32,12 +32,7 @@ using tandem::stage::LayerIndex;
 using tandem::stage::ShardLayout;
 using tandem::stage::WholeParams;
 
-const tandem_param_spec kParams[] = {
-    tandem::sdk::optional_param("reduction", TANDEM_PARAM_STRING, "\"auto\"",
-                                "how a gradient bucket reaches its owners: reduce_scatter, all_reduce, or auto (the "
-                                "cheaper for the bucket); all give the same bits",
-                                -HUGE_VAL, HUGE_VAL, tandem::stage::kReductionChoices),
-};
+const tandem_param_spec kParams[] = {tandem::stage::kReductionParam};
 
 class Zero2 final : public tandem::sdk::Stage {
  public:
