@@ -11,24 +11,6 @@
 namespace tandem::cuda {
 namespace {
 
-AdamConstants to_device(const tandem_adamw::StepConstants& c) {
-  AdamConstants d{};
-  d.grad_scale = c.grad_scale;
-  d.beta1 = c.beta1;
-  d.one_minus_beta1 = c.one_minus_beta1;
-  d.beta2 = c.beta2;
-  d.one_minus_beta2 = c.one_minus_beta2;
-  d.bias_correction2 = c.bias_correction2;
-  d.eps = c.eps;
-  d.step_size = c.step_size;
-  d.l2 = c.l2;
-  d.decay = c.decay;
-  d.mode = c.mode == tandem_adamw::Decay::None ? AdamDecay::None
-           : c.mode == tandem_adamw::Decay::L2 ? AdamDecay::L2
-                                               : AdamDecay::Decoupled;
-  return d;
-}
-
 template <class Grad, tandem_adamw::Decay kMode>
 void cpu_update(size_t n, float* p, const Grad* g, float* m, float* v, uint16_t* p16,
                 const tandem_adamw::StepConstants& c) {
@@ -86,9 +68,9 @@ TYPED_TEST(CudaAdam, MatchesCpuRuleBitForBit) {
       const auto g = test::as<G>(rng.normal(n, 0.01 * double(step)));
       d_g.upload(g.host.data());
       d_p16.poison();
-      const auto c = tandem_adamw::make_constants(1e-3 * double(step), 0.9, 0.999, 1e-8, cfg.weight_decay, step,
-                                                  cfg.bias_correction, cfg.adam_w_mode, step == 2 ? 0.5 : 1.0);
-      adam_update(d_p.get(), d_g.get(), d_m.get(), d_v.get(), d_p16.get(), int64_t(n), to_device(c), nullptr);
+      const AdamConstants c = make_constants(1e-3 * double(step), 0.9, 0.999, 1e-8, cfg.weight_decay, step,
+                                           cfg.bias_correction, cfg.adam_w_mode, step == 2 ? 0.5 : 1.0);
+      adam_update(d_p.get(), d_g.get(), d_m.get(), d_v.get(), d_p16.get(), int64_t(n), c, nullptr);
       cpu_update<HostGrad>(n, p.data(), reinterpret_cast<const HostGrad*>(g.host.data()), m.data(), v.data(),
                            p16.data(), c);
     }

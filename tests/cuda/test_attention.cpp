@@ -1,6 +1,6 @@
 // Causal attention on the device against the double reference: forward (y and lse) and backward
 // (dqkv), fp32 and bf16, head sizes 32, 64 and 128, sequence lengths that are no multiple of the
-// kernels' 64-row tiles (and one shorter than a tile).
+// kernels' 64-row tiles (and one shorter than a tile), and GPT-2's width at 512 tokens.
 #include "cuda_test_util.hpp"
 #include "tandem/compute/reference/attention.hpp"
 #include "tandem/cuda/attention.hpp"
@@ -22,7 +22,7 @@ TYPED_TEST(CudaAttention, ForwardAndBackwardMatchReference) {
   struct Shape {
     int64_t B, T, C, H;
   };
-  for (const Shape s : {Shape{2, 150, 128, 2}, Shape{1, 37, 96, 3}, Shape{1, 200, 256, 2}}) {
+  for (const Shape s : {Shape{2, 150, 128, 2}, Shape{1, 37, 96, 3}, Shape{1, 200, 256, 2}, Shape{1, 512, 768, 12}}) {
     const std::string tag = std::string(test::dtype_name<T>()) + " B=" + std::to_string(s.B) +
                             " T=" + std::to_string(s.T) + " C=" + std::to_string(s.C) + " H=" + std::to_string(s.H);
     const size_t n_qkv = static_cast<size_t>(s.B * s.T * 3 * s.C), n_y = static_cast<size_t>(s.B * s.T * s.C);

@@ -22,13 +22,6 @@ cp -a "$build"/bin/tandem "$build"/bin/bench_* "$out/bin/"
 [ -x "$build"/bin/tandem-gpt2-logits ] && cp -a "$build"/bin/tandem-gpt2-logits "$out/bin/"
 cp -a "$build"/lib/libtandem.so* "$out/lib/"
 cp -a "$build"/lib/tandem/modules/*.so "$out/lib/tandem/modules/"
-# Shared libraries from Debian's packages that the GPU machine lacks, found as this machine resolves them.
-# (The listing is read once: awk leaving a pipe early would kill ldconfig with SIGPIPE under pipefail.)
-libraries=$(ldconfig -p)
-for lib in libtbb.so.12 libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
-  path=$(awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }' <<<"$libraries")
-  [ -n "$path" ] || { echo "bundle.sh: $lib not found (apt-get install libtbb12 libopenblas0)" >&2; exit 1; }
-  cp -L "$path" "$out/lib/$lib"
-done
+"$(dirname "$0")/carry-libs.sh" "$out/lib"
 for f in "$@"; do cp -L "$f" "$out/data/"; done
 du -sh "$out"

@@ -2,7 +2,7 @@
 # Builds the GPU tests here (nvcc 13.0, for the H100/H200's sm_90a) and packs them for the GPU
 # machine, which has CUDA 13's driver and PyTorch's wheels but none of Debian's packages:
 #   OUT_DIR/bin/   every test binary that ctest labels `gpu`
-#   OUT_DIR/lib/   libtandem.so and libtbb.so.12 (RUNPATH $ORIGIN/../lib finds them)
+#   OUT_DIR/lib/   libtandem.so, libtbb.so.12 and OpenBLAS (RUNPATH $ORIGIN/../lib and LD_LIBRARY_PATH find them)
 #   OUT_DIR/run-gpu-tests.sh   runs them all there, cuBLASLt and NCCL taken from PyTorch's wheels
 #
 #   tools/device/gpu-test.sh [BUILD_DIR [OUT_DIR]]       (defaults: build-gpu, bundle)
@@ -33,10 +33,7 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 cp -a "${binaries[@]}" "$out/bin/"
 cp -a "$build"/lib/libtandem.so* "$out/lib/"
-libraries=$(ldconfig -p)  # read once: awk leaving a pipe early would kill ldconfig under pipefail
-tbb=$(awk '$1 == "libtbb.so.12" && /x86-64/ { print $NF; exit }' <<<"$libraries")
-[ -n "$tbb" ] || { echo "gpu-test.sh: libtbb.so.12 not found (apt-get install libtbb12)" >&2; exit 1; }
-cp -L "$tbb" "$out/lib/libtbb.so.12"
+"$root/tools/device/carry-libs.sh" "$out/lib"
 
 cat >"$out/run-gpu-tests.sh" <<'RUN'
 #!/usr/bin/env bash

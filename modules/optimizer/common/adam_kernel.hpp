@@ -10,8 +10,8 @@
 //   p = p + (-lr / bc1) * (m / denom)      bc1 = 1 - beta1^t
 // and bc1 = bc2 = 1 without bias correction.
 //
-// Numerics: the per-group constants (1 - beta, bc1, bc2, -lr/bc1, -lr*wd) are computed in double
-// and rounded to float once; the element math is fp32, one rounding per operation, no fused
+// Numerics: the per-group constants (tandem/adam_constants.hpp) are computed in double and rounded
+// to float once; the element math is fp32, one rounding per operation, no fused
 // multiply-add (the module is built with -ffp-contract=off) and no fast-math. Decay is applied as
 // p + (-lr*wd)*p rather than p * (1 - lr*wd): 1 - lr*wd rounded to float would carry a relative
 // error of up to 2^-24 / (lr*wd) in the decay itself, a drift that compounds over steps.
@@ -31,48 +31,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tandem/adam_constants.hpp"
 #include "tandem/dtype.hpp"
 
 namespace tandem_adamw {
 
-enum class Decay { None, L2, Decoupled };
-
-// One group's constants for one step.
-struct StepConstants {
-  float grad_scale;
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float bias_correction2;  // 1/sqrt(1 - beta2^t), or 1
-  float eps;
-  float step_size;  // -lr / (1 - beta1^t), or -lr
-  float l2;         // L2 mode: weight_decay
-  float decay;      // AdamW mode: -lr * weight_decay
-  Decay mode;
-};
-
-inline StepConstants make_constants(double lr, double beta1, double beta2, double eps, double weight_decay,
-                                    int64_t step, bool bias_correction, bool adam_w_mode, double grad_scale) {
-  double bc1 = 1.0, bc2 = 1.0;
-  if (bias_correction) {
-    const double t = static_cast<double>(step);
-    bc1 = 1.0 - std::pow(beta1, t);
-    bc2 = 1.0 / std::sqrt(1.0 - std::pow(beta2, t));
-  }
-  StepConstants c{};
-  c.grad_scale = static_cast<float>(grad_scale);
-  c.beta1 = static_cast<float>(beta1);
-  c.one_minus_beta1 = static_cast<float>(1.0 - beta1);
-  c.beta2 = static_cast<float>(beta2);
-  c.one_minus_beta2 = static_cast<float>(1.0 - beta2);
-  c.bias_correction2 = static_cast<float>(bc2);
-  c.eps = static_cast<float>(eps);
-  c.step_size = static_cast<float>(-lr / bc1);
-  c.l2 = static_cast<float>(weight_decay);
-  c.decay = static_cast<float>(-lr * weight_decay);
-  // DeepSpeed applies weight decay only when it is positive; 0 must leave p bit for bit (0 * inf is NaN).
-  c.mode = weight_decay > 0.0 ? (adam_w_mode ? Decay::Decoupled : Decay::L2) : Decay::None;
-  return c;
-}
+// The constants are the host's part of the rule, shared with the device kernel (tandem/adam_constants.hpp).
+using tandem::adam::Decay;
+using tandem::adam::make_constants;
+using tandem::adam::StepConstants;
 
 [[gnu::always_inline]] inline float load_grad(float g) { return g; }
 [[gnu::always_inline]] inline float load_grad(uint16_t g) { return tandem::sdk::bf16_to_float(g); }

@@ -52,7 +52,11 @@ void TensorView::check(DType want, Device dev, std::string_view what) const {
 }
 
 void TensorView::expect(DType want_dtype, const Shape& want_shape, std::string_view what) const {
-  check(want_dtype, Device::cpu, what);
+  expect(want_dtype, Device::cpu, want_shape, what);
+}
+
+void TensorView::expect(DType want_dtype, Device want_device, const Shape& want_shape, std::string_view what) const {
+  check(want_dtype, want_device, what);
   if (!(shape == want_shape))
     throw std::invalid_argument(std::string(what) + ": shape " + shape.to_string() + ", expected " +
                                 want_shape.to_string());

@@ -5,6 +5,9 @@
 // all threads at the same address (a broadcast). Tiles past the causal boundary are skipped.
 #include <cmath>
 
+#include <type_traits>
+
+#include "attention_tc.cuh"
 #include "check.cuh"
 #include "tandem/cuda/attention.hpp"
 
@@ -244,6 +247,12 @@ void attention_forward(const T* qkv, T* y, float* lse, int64_t B, int64_t T_, in
   const Shape s = check_shape(B, T_, C, n_head, "attention_forward");
   const auto* q = detail::dev(qkv);
   auto* o = detail::dev(y);
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (detail::attention_tc_supports(qkv, y, C, n_head)) {
+      detail::attention_forward_tc(q, o, lse, B, T_, C, n_head, stream);
+      return;
+    }
+  }
   switch (s.hd) {
     case 32: forward<32>(q, o, lse, s, stream); break;
     case 64: forward<64>(q, o, lse, s, stream); break;
@@ -268,7 +277,14 @@ void attention_backward(const T* dy, const T* qkv, const T* y, const float* lse,
   const auto* go = detail::dev(dy);
   const auto* q = detail::dev(qkv);
   auto* dq = detail::dev(dqkv);
-  switch (s.hd) {
+  bool done = false;
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (detail::attention_tc_supports(qkv, dqkv, C, n_head) && reinterpret_cast<uintptr_t>(dy) % 16 == 0) {
+      detail::attention_backward_tc(go, q, lse, delta, dq, B, T_, C, n_head, stream);
+      done = true;
+    }
+  }
+  if (!done) switch (s.hd) {
     case 32: backward<32>(go, q, lse, delta, dq, s, stream); break;
     case 64: backward<64>(go, q, lse, delta, dq, s, stream); break;
     default: backward<128>(go, q, lse, delta, dq, s, stream); break;

@@ -43,16 +43,15 @@ struct Preference {
   ~Preference() { if (d) cublasLtMatmulPreferenceDestroy(d); }
 };
 
-template <class Out>
-constexpr cudaDataType_t out_type() {
-  return std::is_same_v<Out, float> ? CUDA_R_32F : CUDA_R_16BF;
+template <class T>
+constexpr cudaDataType_t data_type() {
+  return std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_16BF;
 }
 
 std::string shape(int64_t m, int64_t n, int64_t k, Trans ta, Trans tb) {
   return "[" + std::to_string(m) + " x " + std::to_string(k) + "]" + (ta == Trans::yes ? "^T" : "") + " * [" +
          std::to_string(k) + " x " + std::to_string(n) + "]" + (tb == Trans::yes ? "^T" : "");
 }
-
 }  // namespace
 
 Blas::Blas(size_t workspace_bytes) : impl_(std::make_unique<Impl>()) {
@@ -68,9 +67,12 @@ Blas::~Blas() {
   if (impl_->handle) cublasLtDestroy(impl_->handle);
 }
 
-template <class Out>
-void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
-            cudaStream_t stream, float alpha, float beta, const Out* bias) {
+namespace {
+
+// In = bf16 (tensor cores, fp32 accumulation) or float (CUBLAS_COMPUTE_32F: true fp32, no TF32).
+template <class In, class Out>
+void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
+                 cudaStream_t stream, float alpha, float beta, const Out* bias) {
   if (m <= 0 || n <= 0 || k <= 0) throw Error("matmul: empty or negative shape " + shape(m, n, k, ta, tb));
   const std::string what = "matmul " + shape(m, n, k, ta, tb);
   Blas::Impl& impl = BlasAccess::impl(blas);
@@ -83,7 +85,7 @@ void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c
   check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b), what);
   if (bias) {
     const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-    const cudaDataType_t bias_type = out_type<Out>();
+    const cudaDataType_t bias_type = data_type<Out>();
     check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
     check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
              what);
@@ -95,9 +97,9 @@ void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c
   Layout la, lb, lc;
   const uint64_t b_rows = tb == Trans::yes ? k : n, b_cols = tb == Trans::yes ? n : k;
   const uint64_t a_rows = ta == Trans::yes ? m : k, a_cols = ta == Trans::yes ? k : m;
-  check_lt(cublasLtMatrixLayoutCreate(&la.d, CUDA_R_16BF, b_rows, b_cols, static_cast<int64_t>(b_rows)), what);
-  check_lt(cublasLtMatrixLayoutCreate(&lb.d, CUDA_R_16BF, a_rows, a_cols, static_cast<int64_t>(a_rows)), what);
-  check_lt(cublasLtMatrixLayoutCreate(&lc.d, out_type<Out>(), n, m, n), what);
+  check_lt(cublasLtMatrixLayoutCreate(&la.d, data_type<In>(), b_rows, b_cols, static_cast<int64_t>(b_rows)), what);
+  check_lt(cublasLtMatrixLayoutCreate(&lb.d, data_type<In>(), a_rows, a_cols, static_cast<int64_t>(a_rows)), what);
+  check_lt(cublasLtMatrixLayoutCreate(&lc.d, data_type<Out>(), n, m, n), what);
 
   Preference pref;
   check_lt(cublasLtMatmulPreferenceCreate(&pref.d), what);
@@ -112,6 +114,19 @@ void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c
   check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, c, lc.d, c, lc.d, &heuristic.algo,
                           impl.workspace, impl.workspace_bytes, stream),
            what);
+}
+
+}  // namespace
+
+template <class Out>
+void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
+            cudaStream_t stream, float alpha, float beta, const Out* bias) {
+  matmul_impl<bf16, Out>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias);
+}
+
+void matmul(Blas& blas, const float* a, Trans ta, const float* b, Trans tb, float* c, int64_t m, int64_t n, int64_t k,
+            cudaStream_t stream, float alpha, float beta, const float* bias) {
+  matmul_impl<float, float>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias);
 }
 
 template void matmul<float>(Blas&, const bf16*, Trans, const bf16*, Trans, float*, int64_t, int64_t, int64_t,

@@ -48,6 +48,33 @@ void fill_bytes(void* dst, int byte, size_t bytes) {
   detail::check(cudaMemset(dst, byte, bytes), "cudaMemset of " + std::to_string(bytes) + " bytes");
 }
 
+void copy_async(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
+  detail::check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream),
+                "cudaMemcpyAsync of " + std::to_string(bytes) + " bytes");
+}
+
+void fill_bytes_async(void* dst, int byte, size_t bytes, cudaStream_t stream) {
+  detail::check(cudaMemsetAsync(dst, byte, bytes, stream), "cudaMemsetAsync of " + std::to_string(bytes) + " bytes");
+}
+
+Event::Event() { detail::check(cudaEventCreate(&event_), "cudaEventCreate"); }
+Event::~Event() {
+  if (event_) (void)cudaEventDestroy(event_);
+}
+void Event::record(cudaStream_t stream) { detail::check(cudaEventRecord(event_, stream), "cudaEventRecord"); }
+float Event::milliseconds_since(const Event& earlier) const {
+  detail::check(cudaEventSynchronize(event_), "cudaEventSynchronize");
+  float ms = 0;
+  detail::check(cudaEventElapsedTime(&ms, earlier.event_, event_), "cudaEventElapsedTime");
+  return ms;
+}
+
+size_t device_memory_used() {
+  size_t free_bytes = 0, total = 0;
+  detail::check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+  return total - free_bytes;
+}
+
 void synchronize() { detail::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (a kernel fault surfaces here)"); }
 
 }  // namespace tandem::cuda

@@ -62,6 +62,7 @@ struct TensorView {
   }
   // Throws std::invalid_argument naming `what` unless dtype, device and shape are exactly these.
   void expect(DType want_dtype, const Shape& want_shape, std::string_view what) const;
+  void expect(DType want_dtype, Device want_device, const Shape& want_shape, std::string_view what) const;
   // The same data with another shape of equal numel (throws otherwise).
   TensorView reshaped(const Shape& s) const;
 

@@ -6,25 +6,16 @@
 
 #include <cstdint>
 
+#include "tandem/adam_constants.hpp"
 #include "tandem/cuda/runtime.hpp"
 
 namespace tandem::cuda {
 
-enum class AdamDecay { None, L2, Decoupled };
-
-// One group's constants for one step, as tandem_adamw::make_constants computes them (in double,
-// rounded to float once): the host computes them, the kernel only applies them.
-struct AdamConstants {
-  float grad_scale;
-  float beta1, one_minus_beta1;
-  float beta2, one_minus_beta2;
-  float bias_correction2;  // 1/sqrt(1 - beta2^t), or 1
-  float eps;
-  float step_size;  // -lr / (1 - beta1^t), or -lr
-  float l2;         // L2 mode: weight_decay
-  float decay;      // AdamW mode: -lr * weight_decay
-  AdamDecay mode;
-};
+// One group's constants for one step, computed on the host (in double, rounded to float once) by
+// the same function the CPU optimizers use: the kernel only applies them.
+using AdamDecay = adam::Decay;
+using AdamConstants = adam::StepConstants;
+using adam::make_constants;
 
 // n elements of p, m, v (fp32) updated from grad; p16 (bf16, may be null) gets the new parameters.
 template <class Grad>  // float or bf16

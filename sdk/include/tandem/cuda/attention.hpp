@@ -4,11 +4,10 @@
 //
 // Flash-style (Dao et al. 2022): the forward streams key/value tiles through shared memory with an
 // online softmax and never forms the [T, T] scores; the backward recomputes the probabilities from
-// q, k and lse. This first version does its products on the CUDA cores, one thread per query (or
-// key) row, and the backward writes dq, dk and dv from three separate kernels so that no two
-// blocks add into one element (deterministic, no atomics): correct and memory-lean, not yet fast
-// (tensor-core tiles are the next step). Head sizes 32, 64 (GPT-2's) and 128 (which spills
-// registers in this version: correct, slower).
+// q, k and lse. bf16 with head size 32 or 64 (GPT-2's) runs on the tensor cores (attention_tc.cu:
+// FlashAttention-2's tiles, mma.sync with fp32 accumulation); fp32, and head size 128, run on the
+// CUDA cores, one thread per query (or key) row (attention.cu). Both backwards write dq, dk and dv
+// from separate kernels so that no two blocks add into one element: deterministic, no atomics.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Matrix products through cuBLASLt: bf16 operands, fp32 accumulation, bf16 or fp32 output, with the
+// Matrix products through cuBLASLt: bf16 operands (or fp32, below), fp32 accumulation, bf16 or fp32 output, with the
 // row-major conventions of tandem/compute/matmul.hpp:
 //   c[m,n] = alpha * op(a) * op(b) + beta * c (+ bias[n] broadcast over rows)
 // a is [m,k] (Trans::no) or [k,m] (Trans::yes); b is [k,n] or [n,k]. With beta == 0, c is not read.
@@ -37,5 +37,10 @@ class Blas {
 template <class Out>
 void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
             cudaStream_t stream, float alpha = 1.0f, float beta = 0.0f, const Out* bias = nullptr);
+
+// fp32 operands and output in true fp32 (CUBLAS_COMPUTE_32F, no TF32): the precision of the CPU
+// path, for the fp32 model and its checks against references.
+void matmul(Blas& blas, const float* a, Trans ta, const float* b, Trans tb, float* c, int64_t m, int64_t n, int64_t k,
+            cudaStream_t stream, float alpha = 1.0f, float beta = 0.0f, const float* bias = nullptr);
 
 }  // namespace tandem::cuda

@@ -45,6 +45,28 @@ void copy_to_device(void* dst, const void* src, size_t bytes);  // synchronous
 void copy_to_host(void* dst, const void* src, size_t bytes);    // synchronous
 void fill_bytes(void* dst, int byte, size_t bytes);              // synchronous memset
 void synchronize();                                              // the device; rethrows a kernel's fault
+// Stream-ordered: queued on `stream` behind the work already there (device to device, or memset).
+void copy_async(void* dst, const void* src, size_t bytes, cudaStream_t stream);
+void fill_bytes_async(void* dst, int byte, size_t bytes, cudaStream_t stream);
+
+// Elapsed device time between points of a stream, for per-phase timings: record() queues a mark;
+// milliseconds_since(earlier) waits for this mark and returns the time between the two.
+class Event {
+ public:
+  Event();
+  ~Event();
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  void record(cudaStream_t stream);
+  float milliseconds_since(const Event& earlier) const;
+
+ private:
+  struct CUevent_st* event_ = nullptr;
+};
+
+// Bytes of device memory in use now on the current device, by every process (cudaMemGetInfo): a
+// benchmark alone on a machine reads its own use from the difference to a reading taken first.
+size_t device_memory_used();
 
 // A typed device allocation that frees itself; elements are trivially copyable (float, bf16, int32_t).
 template <class T>

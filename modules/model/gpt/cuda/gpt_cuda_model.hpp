@@ -1,0 +1,86 @@
+// GPT-2's forward and backward on one GPU: the same model, pass structure and ParamAccess call
+// order as the CPU GptModel (../gpt_model.hpp), with the CUDA backend's kernels (tandem/cuda/*).
+//
+// T is the working type of parameters and activations: float (true fp32 everywhere, cuBLASLt
+// without TF32: the precision of the CPU path, for checks against references) or bf16 (tensor-core
+// products with fp32 accumulation, fp32 statistics: mixed precision as DeepSpeed's "bf16" runs it).
+// Gradients of parameters are always fp32 (they feed fp32 master weights): the views acquire_grads
+// hands out are F32 on the device; the parameter views are T on the device.
+//
+// Tokens come from the host (where the data loader put them): forward uploads them and, for a
+// training forward, groups positions by token for the embedding's deterministic backward. Every
+// kernel is queued on the model's stream; forward returns with the work queued, not finished.
+// One instance is one rank's replica; use it from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "gpt_config.hpp"
+#include "tandem/compute/bf16.hpp"
+#include "tandem/compute/param_access.hpp"
+#include "tandem/compute/tensor.hpp"
+#include "tandem/cuda/embedding.hpp"
+#include "tandem/cuda/matmul.hpp"
+#include "tandem/cuda/runtime.hpp"
+
+namespace tandem::gpt {
+
+template <class T>
+class GptCudaModel {
+ public:
+  GptCudaModel(const GptConfig& cfg, cudaStream_t stream);  // validates cfg
+
+  const GptConfig& config() const noexcept { return cfg_; }
+  std::span<const compute::ParamInfo> parameters() const noexcept { return infos_; }
+  int layer_count() const noexcept { return cfg_.layer_count(); }
+  cudaStream_t stream() const noexcept { return stream_; }
+
+  // host_tokens: B x T_ ids in [0, vocab) on the host. Returns the logits [B, T_, vocab] (type T, on
+  // the device, model-owned, valid until the next forward; callers may overwrite them with their
+  // gradient and pass that to backward). train keeps the activations for backward.
+  compute::TensorView forward(compute::ParamAccess& access, const int32_t* host_tokens, int64_t B, int64_t T_,
+                              bool train);
+  // dlogits: device [B, T_, vocab] of type T for the last training forward (may be the logits buffer).
+  void backward(compute::ParamAccess& access, const T* dlogits);
+
+ private:
+  struct Layer;
+  Layer layer(int64_t block) const;
+  void reserve(int64_t B, int64_t T_, int64_t sets);
+  std::vector<T*> params(const std::vector<compute::TensorView>& views, int layer) const;
+  std::vector<float*> grads(const std::vector<compute::TensorView>& views, int layer) const;
+  void block_forward(const Layer& a, const T* x_in, const std::vector<T*>& p);
+  void block_backward(const Layer& a, const T* x_in, const std::vector<T*>& p, const std::vector<float*>& g);
+
+  // A device buffer that grows on demand (contents not kept).
+  template <class E>
+  struct Grow {
+    cuda::DeviceArray<E> a;
+    E* get() const { return a.get(); }
+    void reserve(int64_t n) {
+      if (static_cast<size_t>(n) > a.size()) a = cuda::DeviceArray<E>(static_cast<size_t>(n));
+    }
+  };
+
+  GptConfig cfg_;
+  std::vector<compute::ParamInfo> infos_;
+  std::vector<std::vector<size_t>> layer_params_;
+  cudaStream_t stream_;
+  cuda::Blas blas_;
+  cuda::TokenBuckets buckets_;
+
+  int64_t B_ = 0, T_ = 0, sets_ = 0;
+  bool have_train_forward_ = false;
+
+  Grow<int32_t> tokens_;
+  Grow<T> ln1_, qkv_, atty_, x_mid_, ln2_, fch_, fch_gelu_, x_out_, x_embed_, lnf_, logits_;
+  Grow<float> ln1_mean_, ln1_rstd_, lse_, ln2_mean_, ln2_rstd_, lnf_mean_, lnf_rstd_;
+  Grow<T> dx_, dln_, dqkv_, datty_, dfch_;
+};
+
+extern template class GptCudaModel<float>;
+extern template class GptCudaModel<cuda::bf16>;
+
+}  // namespace tandem::gpt
