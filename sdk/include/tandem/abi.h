@@ -27,8 +27,11 @@ extern "C" {
 #endif
 
 #define TANDEM_ABI_MAJOR 1
-#define TANDEM_ABI_MINOR 1
+#define TANDEM_ABI_MINOR 2
 
+/* Whether a struct whose struct_size is `size` holds `field` of `type` (a field a later minor
+ * appended): read such a field only when this is true. */
+#define TANDEM_HAS_FIELD(size, type, field) ((size) >= offsetof(type, field) + sizeof(((type*)0)->field))
 /* The one symbol a module exports. */
 #define TANDEM_MODULE_ENTRY_SYMBOL "tandem_module_entry"
 

@@ -1,13 +1,17 @@
 /*
- * The communicator kind's function table (tandem ABI 1.0).
+ * The communicator kind's function table (tandem ABI 1.0; 1.2 appended memory() and set_stream()).
  *
  * One communicator instance serves every rank that lives in this process: `local` runs N ranks as
  * threads (local_rank_count = N), `nccl` one rank per process (local_rank_count = 1). Each call names
  * the local rank it is made for; a collective returns on a rank once that rank's part is done, and
  * every rank of the group must make the same collectives in the same order.
  *
- * Reductions are sums over ranks in rank order 0..N-1 (then a multiply by 1/N for AVERAGE), so that a
- * run is bitwise reproducible and a reduce-scatter gives exactly the elements an all-reduce gives.
+ * Host-memory communicators (`local`): reductions are sums over ranks in rank order 0..N-1 (then a
+ * multiply by 1/N for AVERAGE), so that a run is bitwise reproducible and a reduce-scatter gives
+ * exactly the elements an all-reduce gives. Device communicators (`nccl`, SDK 1.2): buffers are
+ * device memory, each collective is queued on the rank's stream (set_stream) and returns before it
+ * is done, and the order of a reduction's sum is the library's (deterministic for one world size
+ * and topology, not rank order).
  *
  * Failure: if one rank calls abort(), every rank blocked in or later entering a collective returns
  * TANDEM_STATUS_INTERNAL with "rank R failed: <message>": a failing rank ends the others, never a hang.
@@ -53,6 +57,12 @@ typedef struct tandem_comm_vtable {
   /* Marks the rank as failed; every other rank's pending and later collectives fail with `message`.
    * Never blocks. */
   void (*abort)(void* self, int32_t local_rank, const char* message);
+  /* SDK 1.2. The memory the collectives take: TANDEM_DEVICE_CPU (host buffers, calls complete before
+   * they return) or TANDEM_DEVICE_CUDA (device buffers, calls queued on the rank's stream). */
+  uint32_t (*memory)(const void* self);
+  /* SDK 1.2, device communicators: the stream (cudaStream_t) later collectives of `local_rank` are
+   * queued on, behind the work already there. A host communicator accepts only NULL. */
+  tandem_status (*set_stream)(void* self, int32_t local_rank, void* stream, tandem_error* err);
 } tandem_comm_vtable;
 
 #ifdef __cplusplus

@@ -92,6 +92,14 @@ class Communicator {
   virtual void barrier(int32_t local_rank) = 0;
   // Never blocks and never throws.
   virtual void abort(int32_t local_rank, std::string_view message) noexcept = 0;
+  // SDK 1.2 (comm.h): the memory the collectives take, and the stream a device communicator queues
+  // a rank's collectives on. The defaults are a host communicator's.
+  virtual tandem_device_type memory() const { return TANDEM_DEVICE_CPU; }
+  virtual void set_stream(int32_t local_rank, void* stream) {
+    (void)local_rank;
+    if (stream != nullptr)
+      throw Unsupported("set_stream: this communicator works on host memory, synchronously; it takes no stream");
+  }
 };
 
 // Maps tandem_comm_vtable onto a Communicator subclass; every call goes through guard().
@@ -164,6 +172,19 @@ struct CommAdapter {
   static void abort(void* p, int32_t local_rank, const char* message) noexcept {
     self(p).abort(local_rank, message != nullptr ? std::string_view(message) : std::string_view("(no message)"));
   }
+  static uint32_t memory(const void* p) noexcept {
+    try {
+      return static_cast<uint32_t>(self(p).memory());
+    } catch (...) {
+      return TANDEM_DEVICE_CPU;
+    }
+  }
+  static tandem_status set_stream(void* p, int32_t local_rank, void* stream, tandem_error* err) noexcept {
+    return guard(err, [&] {
+      check_rank(p, "set_stream", local_rank);
+      self(p).set_stream(local_rank, stream);
+    });
+  }
 
   static constexpr tandem_comm_vtable vtable = {sizeof(tandem_comm_vtable),
                                                 &world_size,
@@ -174,7 +195,9 @@ struct CommAdapter {
                                                 &all_gather,
                                                 &broadcast,
                                                 &barrier,
-                                                &abort};
+                                                &abort,
+                                                &memory,
+                                                &set_stream};
 
  private:
   template <class Fn>

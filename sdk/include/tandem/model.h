@@ -1,5 +1,5 @@
 /*
- * The model kind's function table (tandem ABI 1.0).
+ * The model kind's function table (tandem ABI 1.0; 1.2 appended place()).
  *
  * A model computes; it does not own its parameters. It declares them (name, true shape, layer), and
  * during forward and backward it asks the host for each layer's parameters just before it uses
@@ -76,6 +76,15 @@ typedef struct tandem_model_vtable {
   /* dlogits: F32 [B, T, vocab], the loss's gradient w.r.t. the last training forward's logits. */
   tandem_status (*backward)(void* self, const tandem_tensor_view* dlogits, const tandem_param_access* access,
                             tandem_error* err);
+  /* SDK 1.2. Where the instance computes, called once before the first forward (without a call: the
+   * CPU, fp32). dtype is the working precision of the parameter views the access hands out
+   * (TANDEM_DTYPE_F32, _BF16 or _F16, as stored on that device: tandem/memory.h). On a GPU the
+   * parameter and gradient views are device memory, tokens stay a host I32 view (the model uploads
+   * them), logits come back as a device view of the working dtype, valid until the next forward, and
+   * dlogits is a device view of the same dtype (it may be the logits buffer itself); every kernel is
+   * queued on where->stream, and forward and backward return with the work queued, not finished.
+   * A placement the model cannot take returns TANDEM_STATUS_UNSUPPORTED saying why. */
+  tandem_status (*place)(void* self, const tandem_placement* where, uint32_t dtype, tandem_error* err);
 } tandem_model_vtable;
 
 #ifdef __cplusplus

@@ -87,6 +87,13 @@ class Model {
   // tokens: I32 [B, T]. Returns a view of the logits [B, T, vocab] the model owns.
   virtual tandem_tensor_view forward(const tandem_tensor_view& tokens, ParamAccess& access, bool train) = 0;
   virtual void backward(const tandem_tensor_view& dlogits, ParamAccess& access) = 0;
+  // SDK 1.2 (model.h's place): where to compute, before the first forward. The default takes the
+  // CPU (parameters there are fp32 words whatever the working precision) and refuses anything else.
+  virtual void place(const tandem_placement& where, tandem_dtype dtype) {
+    (void)dtype;
+    if (where.device != TANDEM_DEVICE_CPU)
+      throw Unsupported("this model computes on the CPU only (it does not implement place() for a GPU)");
+  }
 };
 
 // Maps tandem_model_vtable onto a Model subclass. The parameter list is read once, at first use,
@@ -172,9 +179,16 @@ struct ModelAdapter {
     });
   }
 
+  static tandem_status place(void* p, const tandem_placement* where, uint32_t dtype, tandem_error* err) noexcept {
+    return guard(err, [&] {
+      if (where == nullptr) throw std::invalid_argument("place: null placement");
+      self(p).model.place(*where, static_cast<tandem_dtype>(dtype));
+    });
+  }
+
   static constexpr tandem_model_vtable vtable = {sizeof(tandem_model_vtable), &param_count, &param_info, &layer_count,
                                                  &hidden_size, &vocab_size, &max_sequence, &init_param, &forward,
-                                                 &backward};
+                                                 &backward, &place};
 };
 
 }  // namespace tandem::sdk

@@ -1,5 +1,6 @@
 /*
- * The optimizer kind's function table (tandem ABI 1.0; 1.1 appended the shard's parameter pieces).
+ * The optimizer kind's function table (tandem ABI 1.0; 1.1 appended the shard's parameter pieces; 1.2
+ * appended place() and the tile hooks of a step).
  *
  * An optimizer updates one contiguous fp32 shard of master weights from a shard of gradients. The
  * shard is what a ZeRO stage gives this rank: the whole flattened model under ZeRO-0, slice r of it
@@ -75,6 +76,16 @@ typedef struct tandem_optimizer_step_args {
    * SDK 1.0 passes the 1.0 struct_size (without these fields): no pieces are known then. */
   const tandem_optimizer_piece* pieces;
   uint32_t piece_count;
+  /* SDK 1.2, optional (NULL: none): an optimizer that walks the shard in pieces calls before_tile
+   * before it reads shard elements [offset, offset + count) (params, grads, state) and after_tile
+   * once it has written them (params, params_bf16, state), so that a stage can stream a host-side
+   * step: gradients arriving from the device tile by tile, updated bf16 params leaving it. Calls
+   * may come from several threads at once for different tiles, each tile's before precedes its
+   * reads; a non-OK status stops the step and is returned by step(). An optimizer that does not
+   * tile calls each once for the whole of each group. */
+  void* hook_ctx;
+  tandem_status (*before_tile)(void* ctx, size_t offset, size_t count, tandem_error* err);
+  tandem_status (*after_tile)(void* ctx, size_t offset, size_t count, tandem_error* err);
 } tandem_optimizer_step_args;
 
 typedef struct tandem_optimizer_vtable {
@@ -93,6 +104,11 @@ typedef struct tandem_optimizer_vtable {
   uint32_t (*state_buffer_count)(const void* self);
   tandem_status (*state_buffer)(void* self, uint32_t index, const char** name, tandem_tensor_view* view,
                                 tandem_error* err);
+  /* SDK 1.2. Where the shard and the state live, called before init_state by the stage that owns the
+   * shard (without a call: host memory). On TANDEM_DEVICE_CUDA, step() takes device pointers and
+   * queues its work on where->stream (returning before it is done), and the state buffers are
+   * device views. An optimizer without RUNS_ON_DEVICE returns TANDEM_STATUS_UNSUPPORTED for it. */
+  tandem_status (*place)(void* self, const tandem_placement* where, tandem_error* err);
 } tandem_optimizer_vtable;
 
 #ifdef __cplusplus

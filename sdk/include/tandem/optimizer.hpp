@@ -98,6 +98,19 @@ struct OptimizerStep {
   // The parameters the shard holds, in shard order, each piece inside its parameter and the shard.
   // Empty when the stage was built against SDK 1.0, which did not pass them.
   std::span<const OptimizerPiece> pieces;
+  // SDK 1.2: the stage's tile hooks (optimizer.h); call them through before_tile() / after_tile(),
+  // which do nothing when the stage gave none. Thread-safe as the stage's hooks are.
+  void* hook_ctx = nullptr;
+  tandem_status (*before_hook)(void*, size_t, size_t, tandem_error*) = nullptr;
+  tandem_status (*after_hook)(void*, size_t, size_t, tandem_error*) = nullptr;
+  void before_tile(size_t offset, size_t count) const {
+    if (before_hook != nullptr) call_checked([&](tandem_error* e) { return before_hook(hook_ctx, offset, count, e); });
+  }
+  void after_tile(size_t offset, size_t count) const {
+    if (after_hook != nullptr) call_checked([&](tandem_error* e) { return after_hook(hook_ctx, offset, count, e); });
+  }
+  // SDK 1.2: where params, grads, params_bf16 and the state are (the optimizer's placement).
+  tandem_placement where{sizeof(tandem_placement), TANDEM_DEVICE_CPU, 0, nullptr};
 };
 
 // One buffer of optimizer state: fp32, numel elements, owned by the instance.
@@ -117,6 +130,14 @@ class Optimizer {
 
   // TANDEM_OPTIMIZER_* flags; constant for the instance.
   virtual uint32_t capabilities() const = 0;
+  // SDK 1.2: where the shard and the state live, before init_state. The default takes host memory
+  // and refuses a device; an optimizer with RUNS_ON_DEVICE overrides it (and allocate_state).
+  virtual void place(const tandem_placement& where) {
+    if (where.device != TANDEM_DEVICE_CPU)
+      throw Unsupported("this optimizer runs on host memory only (it does not declare TANDEM_OPTIMIZER_RUNS_ON_DEVICE)");
+    where_ = where;
+  }
+  const tandem_placement& where() const { return where_; }
   // The hyper-parameters the config gave.
   virtual OptimizerHparams defaults() const = 0;
   virtual void step(const OptimizerStep& step) = 0;
@@ -156,6 +177,9 @@ class Optimizer {
   std::vector<std::vector<float>> buffers_;
   size_t numel_ = 0;
   bool has_state_ = false;
+
+ protected:
+  tandem_placement where_{sizeof(tandem_placement), TANDEM_DEVICE_CPU, 0, nullptr};
 };
 
 namespace optimizer_detail {
@@ -292,10 +316,23 @@ struct OptimizerAdapter {
       if (a->params_bf16 != nullptr)
         s.params_bf16 = std::span<uint16_t>(static_cast<uint16_t*>(a->params_bf16), a->numel);
       std::vector<OptimizerPiece> pieces;
-      if (a->struct_size >= sizeof(tandem_optimizer_step_args))
+      if (TANDEM_HAS_FIELD(a->struct_size, tandem_optimizer_step_args, piece_count))
         pieces = optimizer_detail::read_pieces(a->pieces, a->piece_count, a->numel);
       s.pieces = pieces;
+      if (TANDEM_HAS_FIELD(a->struct_size, tandem_optimizer_step_args, after_tile)) {
+        s.hook_ctx = a->hook_ctx;
+        s.before_hook = a->before_tile;
+        s.after_hook = a->after_tile;
+      }
+      s.where = o.where();
       o.step(s);
+    });
+  }
+  static tandem_status place(void* p, const tandem_placement* where, tandem_error* err) noexcept {
+    return guard(err, [&] {
+      if (where == nullptr) throw std::invalid_argument("optimizer place: null placement");
+      if (self(p).has_state()) throw std::invalid_argument("optimizer place: after init_state (place comes first)");
+      self(p).place(*where);
     });
   }
   static uint32_t state_buffer_count(const void* p) noexcept {
@@ -330,7 +367,8 @@ struct OptimizerAdapter {
                                                      &init_state,
                                                      &step,
                                                      &state_buffer_count,
-                                                     &state_buffer};
+                                                     &state_buffer,
+                                                     &place};
 };
 
 // The calling side: an optimizer instance and its table, with failures thrown as guard() caught

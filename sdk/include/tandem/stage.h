@@ -1,5 +1,6 @@
 /*
- * The stage kind's function table (tandem ABI 1.0; 1.1 appended tandem_stage_options.param_dtype):
+ * The stage kind's function table (tandem ABI 1.0; 1.1 appended tandem_stage_options.param_dtype; 1.2
+ * appended tandem_stage_setup.memory, the device the stage keeps its buffers on):
  * a ZeRO stage owns one rank's model state and decides how it is partitioned.
  *
  * Per rank, the host gives the stage the model's parameter list, the communicator and the optimizer.
@@ -21,6 +22,7 @@
 #define TANDEM_STAGE_H
 
 #include "tandem/comm.h"
+#include "tandem/memory.h"
 #include "tandem/model.h"
 #include "tandem/optimizer.h"
 
@@ -64,6 +66,11 @@ typedef struct tandem_stage_setup {
   void* optimizer;                  /* NULL for an inference-only (forward) stage */
   const tandem_optimizer_vtable* optimizer_vtable;
   tandem_stage_options options;
+  /* SDK 1.2: where the stage keeps the buffers the model and the communicator see, and the element
+   * operations on them (tandem/memory.h); valid as long as the instance. A stage that allocates
+   * through it runs on any device the host places the run on. The host refuses a GPU run to a stage
+   * built against an older SDK (it would hand the model host memory). */
+  const tandem_memory_ops* memory;
 } tandem_stage_setup;
 
 typedef struct tandem_stage_step_args {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tandem/call.hpp"
+#include "tandem/memory.hpp"
 #include "tandem/module.hpp"
 #include "tandem/stage.h"
 #include "tandem/tensor.hpp"
@@ -25,6 +26,12 @@ class CommHandle {
 
   int32_t world_size() const { return vt_->world_size(comm_); }
   int32_t rank() const { return vt_->first_rank(comm_) + local_rank_; }
+  // Where the collectives' buffers are (SDK 1.2; an older communicator takes host memory).
+  tandem_device_type memory() const {
+    if (!TANDEM_HAS_FIELD(vt_->struct_size, tandem_comm_vtable, memory) || vt_->memory == nullptr)
+      return TANDEM_DEVICE_CPU;
+    return static_cast<tandem_device_type>(vt_->memory(comm_));
+  }
 
   void all_reduce(float* buffer, size_t count, tandem_reduce_op op) {
     call_checked([&](tandem_error* err) { return vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F32, op, err); });
@@ -60,6 +67,16 @@ class OptimizerHandle {
 
   explicit operator bool() const { return opt_ != nullptr; }
   uint32_t capabilities() const { return vt_->capabilities(opt_); }
+  // Where the shard and the state live (SDK 1.2), before init_state. An optimizer built against an
+  // older SDK has no place(): it runs on host memory only.
+  void place(const tandem_placement& where) {
+    const bool has = TANDEM_HAS_FIELD(vt_->struct_size, tandem_optimizer_vtable, place) && vt_->place != nullptr;
+    if (!has) {
+      if (where.device == TANDEM_DEVICE_CPU) return;
+      throw Unsupported("the optimizer was built against an SDK older than 1.2 and runs on host memory only");
+    }
+    call_checked([&](tandem_error* err) { return vt_->place(opt_, &where, err); });
+  }
   void init_state(size_t numel) {
     call_checked([&](tandem_error* err) { return vt_->init_state(opt_, numel, err); });
   }
@@ -97,6 +114,7 @@ struct StageSetup {
   CommHandle comm;
   OptimizerHandle optimizer;
   tandem_stage_options options{};
+  Memory memory;  // SDK 1.2: where the stage keeps its buffers (host memory from an older host)
 };
 
 class Stage {
@@ -145,6 +163,7 @@ struct StageAdapter {
       cpp.comm = CommHandle(s->comm, s->comm_vtable, s->local_rank);
       if (s->optimizer != nullptr) cpp.optimizer = OptimizerHandle(s->optimizer, s->optimizer_vtable);
       cpp.options = s->options;
+      if (TANDEM_HAS_FIELD(s->struct_size, tandem_stage_setup, memory)) cpp.memory = Memory(s->memory);
       self(p).stage.setup(cpp);
     });
   }

@@ -41,6 +41,19 @@ typedef struct tandem_tensor_view {
   int64_t shape[TANDEM_MAX_DIMS];
 } tandem_tensor_view;
 
+/*
+ * SDK 1.2: where a module's memory and work are. For TANDEM_DEVICE_CUDA, device_index is the CUDA
+ * ordinal (the device current on the calling thread when the host calls in) and stream is the
+ * cudaStream_t every kernel and copy of the module is queued on (NULL: the legacy default stream);
+ * the host owns the stream, which outlives the module instance. On the CPU both are 0.
+ */
+typedef struct tandem_placement {
+  uint32_t struct_size;
+  uint32_t device;      /* a tandem_device_type */
+  int32_t device_index;
+  void* stream;
+} tandem_placement;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
