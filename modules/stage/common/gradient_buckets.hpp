@@ -20,6 +20,9 @@
 //                   slices (a bucket smaller than a slice: W*m up to W times the bucket).
 // "auto" (the default) takes the reduce-scatter when W*m <= 2 * bucket, the all-reduce otherwise;
 // every rank computes the same m from the layout, so all ranks issue the same collective.
+//
+// Memory: the bucket, the scratch and the shard are in the stage's memory (tandem/memory.h), so on
+// a GPU every copy, add and collective is queued on the run's stream, in the order written here.
 #pragma once
 
 #include <algorithm>
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "shard_layout.hpp"
+#include "tandem/memory.hpp"
 #include "tandem/stage.hpp"
 
 namespace tandem::stage {
@@ -57,17 +61,18 @@ inline Reduction parse_reduction(const std::string& name) {
 class GradientBuckets {
  public:
   // `bucket_size`: reduce_bucket_size in elements. The bucket holds at least the largest parameter
-  // (a parameter is never split across buckets) and at most the whole model.
+  // (a parameter is never split across buckets) and at most the whole model. `shard`: the rank's
+  // accumulated gradient shard (layout.shard_numel() elements in `memory`), which flushes add into.
   GradientBuckets(const ShardLayout& layout, sdk::CommHandle comm, int64_t bucket_size, Reduction how,
-                  std::span<float> shard)
-      : layout_(layout), comm_(comm), how_(how), shard_(shard) {
+                  sdk::Memory memory, float* shard)
+      : layout_(layout), comm_(comm), how_(how), memory_(memory), shard_(shard) {
     size_t total = 0, largest = 0;
     for (const sdk::FlatParam& p : layout.flat().params()) {
       total += p.numel;
       largest = std::max(largest, p.numel);
     }
     const size_t wanted = bucket_size > 0 ? static_cast<size_t>(bucket_size) : 0;
-    bucket_.assign(std::max(std::min(wanted, total), largest), 0.0f);
+    bucket_ = sdk::Buffer<float>(memory_, std::max(std::min(wanted, total), largest));
   }
 
   size_t capacity() const { return bucket_.size(); }
@@ -78,7 +83,7 @@ class GradientBuckets {
     const size_t n = layout_.param(param).numel;
     if (n == 0) return;
     if (fill_ > 0 && fill_ + n > bucket_.size()) flush();
-    std::memcpy(bucket_.data() + fill_, grad, n * sizeof(float));
+    memory_.copy(bucket_.data() + fill_, grad, n * sizeof(float));
     entries_.push_back(Entry{param, fill_});
     fill_ += n;
     if (fill_ == bucket_.size()) flush();
@@ -92,8 +97,7 @@ class GradientBuckets {
     if (world == 1) {
       for (const Entry& e : entries_) {
         const sdk::FlatParam& p = layout_.param(e.param);
-        float* dst = shard_.data() + layout_.shard_index(p.group, p.offset);
-        for (size_t i = 0; i < p.numel; ++i) dst[i] += bucket_[e.at + i];
+        memory_.add(shard_ + layout_.shard_index(p.group, p.offset), bucket_.data() + e.at, p.numel);
       }
     } else {
       cut_into_pieces();
@@ -134,17 +138,16 @@ class GradientBuckets {
   }
 
   void add_to_shard(const Piece& piece, const float* reduced) {
-    float* dst = shard_.data() + layout_.shard_index(piece.group, piece.first);
-    for (size_t i = 0; i < piece.count; ++i) dst[i] += reduced[i];
+    memory_.add(shard_ + layout_.shard_index(piece.group, piece.first), reduced, piece.count);
   }
 
   void reduce_scatter(size_t m) {
     const size_t world = static_cast<size_t>(layout_.world());
-    std::vector<float> send(world * m, 0.0f), mine(m);  // scratch for this bucket only
+    sdk::Buffer<float> send(memory_, world * m), mine(memory_, m);  // zeroed scratch for this bucket only
     std::vector<size_t> cursor(world, 0);
     for (const Piece& piece : pieces_) {
       const size_t q = static_cast<size_t>(piece.owner);
-      std::memcpy(send.data() + q * m + cursor[q], bucket_.data() + piece.at, piece.count * sizeof(float));
+      memory_.copy(send.data() + q * m + cursor[q], bucket_.data() + piece.at, piece.count * sizeof(float));
       cursor[q] += piece.count;
     }
     comm_.reduce_scatter(send.data(), mine.data(), m, TANDEM_REDUCE_AVERAGE);
@@ -165,8 +168,9 @@ class GradientBuckets {
   const ShardLayout& layout_;
   sdk::CommHandle comm_;
   Reduction how_;
-  std::span<float> shard_;
-  std::vector<float> bucket_;
+  sdk::Memory memory_;
+  float* shard_;
+  sdk::Buffer<float> bucket_;
   size_t fill_ = 0;
   std::vector<Entry> entries_;
   std::vector<Piece> pieces_;

@@ -4,7 +4,10 @@
 // while the backward runs, the layers between their acquire_grads and grads_done hold full-size
 // gradients (for the GPT model: the embeddings, kept open all through backward for the tied head,
 // and the one block in flight). A closing layer's gradients are rounded to the working precision
-// first (tandem/working_precision.hpp), as a GPU's bf16/fp16 backward would have produced them.
+// first (tandem/working_precision.hpp), as a bf16/fp16 backward produces them.
+//
+// The buffers are fp32 in the stage's memory (tandem/memory.h: host or device); on a GPU their
+// allocation, zeroing, rounding and release are queued on the run's stream, behind the model's work.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +16,15 @@
 #include <vector>
 
 #include "layer_index.hpp"
+#include "tandem/memory.hpp"
 #include "tandem/working_precision.hpp"
 
 namespace tandem::stage {
 
 class LayerGradients {
  public:
-  LayerGradients(const LayerIndex& layers, tandem_dtype dtype) : layers_(layers), dtype_(dtype) {
+  LayerGradients(const LayerIndex& layers, tandem_dtype dtype, sdk::Memory memory)
+      : layers_(layers), dtype_(dtype), memory_(memory) {
     buffers_.resize(static_cast<size_t>(layers.layer_count()));
     open_.assign(static_cast<size_t>(layers.layer_count()), false);
   }
@@ -27,36 +32,37 @@ class LayerGradients {
   // Views of the layer's gradients, zeroed when the layer opens; the same buffers if it is open.
   void open(int32_t layer, tandem_tensor_view* views) {
     const std::vector<uint32_t>& params = layers_.params_of(layer);
-    std::vector<float>& buffer = buffers_[static_cast<size_t>(layer)];
+    sdk::Buffer<float>& buffer = buffers_[static_cast<size_t>(layer)];
     if (!open_[static_cast<size_t>(layer)]) {
       size_t total = 0;
       for (uint32_t i : params) total += layers_.numel(i);
-      buffer.assign(total, 0.0f);
+      buffer = sdk::Buffer<float>(memory_, total);
       open_[static_cast<size_t>(layer)] = true;
       live_ += total;
     }
     size_t at = 0;
     for (size_t k = 0; k < params.size(); ++k) {
-      views[k] = layers_.view(params[k], buffer.data() + at);
+      views[k] = layers_.view(params[k], buffer.data() + at, TANDEM_DTYPE_F32, memory_.where());
       at += layers_.numel(params[k]);
     }
   }
 
   // Hands each of the layer's parameters' gradients to sink(param, values), in the model's order,
-  // then frees the layer's buffer. A layer that is not open has nothing to give.
+  // then frees the layer's buffer (after the sink's queued work on a GPU). A layer that is not open
+  // has nothing to give.
   template <class Sink>
   void close(int32_t layer, Sink&& sink) {
     const std::vector<uint32_t>& params = layers_.params_of(layer);
     if (!open_[static_cast<size_t>(layer)]) return;
-    std::vector<float>& buffer = buffers_[static_cast<size_t>(layer)];
-    sdk::round_in_place(dtype_, buffer.data(), buffer.size());
+    sdk::Buffer<float>& buffer = buffers_[static_cast<size_t>(layer)];
+    memory_.round(buffer.data(), buffer.size(), dtype_);
     size_t at = 0;
     for (uint32_t i : params) {
       sink(i, buffer.data() + at);
       at += layers_.numel(i);
     }
     live_ -= buffer.size();
-    std::vector<float>().swap(buffer);
+    buffer.reset();
     open_[static_cast<size_t>(layer)] = false;
   }
 
@@ -72,7 +78,8 @@ class LayerGradients {
  private:
   const LayerIndex& layers_;
   tandem_dtype dtype_;
-  std::vector<std::vector<float>> buffers_;
+  sdk::Memory memory_;
+  std::vector<sdk::Buffer<float>> buffers_;
   std::vector<bool> open_;
   size_t live_ = 0;
 };

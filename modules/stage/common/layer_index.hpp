@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/memory.hpp"
 #include "tandem/stage.hpp"
 #include "tandem/tensor.hpp"
 
@@ -45,13 +46,16 @@ class LayerIndex {
     return n;
   }
 
-  // A host fp32 view of parameter `index` in its true shape.
-  tandem_tensor_view view(uint32_t index, float* data) const {
+  // A view of parameter `index` in its true shape: `dtype` elements at `data`, on the device `where`
+  // names (the stage's memory), host fp32 by default.
+  tandem_tensor_view view(uint32_t index, void* data, tandem_dtype dtype = TANDEM_DTYPE_F32,
+                          const tandem_placement& where = sdk::host_memory_ops()->where) const {
     const tandem_model_param& p = info(index);
     tandem_tensor_view v{};
     v.struct_size = sizeof v;
-    v.dtype = TANDEM_DTYPE_F32;
-    v.device = TANDEM_DEVICE_CPU;
+    v.dtype = dtype;
+    v.device = where.device;
+    v.device_index = where.device_index;
     v.data = data;
     v.ndim = p.ndim;
     std::copy(p.shape, p.shape + p.ndim, v.shape);

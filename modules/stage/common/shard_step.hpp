@@ -1,6 +1,6 @@
 // What the partitioned stages do the same way at the optimizer step: the checks on the optimizer
-// they are given, the global gradient norm from the gradient shards, and the optimizer's update of
-// this rank's shard.
+// they are given and where it runs, the global gradient norm from the gradient shards, and the
+// optimizer's update of this rank's shard.
 #pragma once
 
 #include <cstring>
@@ -11,6 +11,7 @@
 
 #include "shard_layout.hpp"
 #include "tandem/grad_norm.hpp"
+#include "tandem/memory.hpp"
 #include "tandem/stage.hpp"
 
 namespace tandem::stage {
@@ -24,31 +25,57 @@ inline void require_optimizer(const sdk::StageSetup& s, int stage) {
                                 "give the config an \"optimizer\" block, or use stage 3 for a forward-only engine");
 }
 
-// The shard is fp32 host memory cut at arbitrary element boundaries, across matrices.
+// Where a stage keeps the fp32 master shard and the optimizer state: in the stage's memory, except
+// under ZeRO-Offload (offload_optimizer.device set) on a GPU, where they stay in host memory and the
+// optimizer steps there (DeepSpeed's ZeRO-Offload). On the CPU both are host memory.
+inline bool shard_on_host(const sdk::StageSetup& s) {
+  return !s.memory.on_device() || s.options.offload_optimizer != 0;
+}
+
+// The placement the optimizer gets: the stage's device, or the host for a host-side shard.
+inline tandem_placement shard_placement(const sdk::StageSetup& s) {
+  if (shard_on_host(s)) return sdk::host_memory_ops()->where;
+  return s.memory.where();
+}
+
+// The shard is fp32 memory cut at arbitrary element boundaries, across matrices, on the host or the
+// stage's device (shard_on_host); the optimizer must run there. Places the optimizer.
 inline void check_optimizer_takes_shards(const sdk::StageSetup& s, int stage) {
   if (!s.optimizer) return;
   const uint32_t caps = s.optimizer.capabilities();
-  if ((caps & TANDEM_OPTIMIZER_RUNS_ON_HOST) == 0)
+  if (shard_on_host(s) && (caps & TANDEM_OPTIMIZER_RUNS_ON_HOST) == 0)
     throw std::invalid_argument("ZeRO stage " + std::to_string(stage) +
                                 ": the optimizer does not run on host memory, where this stage keeps its shard");
+  if (!shard_on_host(s) && (caps & TANDEM_OPTIMIZER_RUNS_ON_DEVICE) == 0)
+    throw std::invalid_argument("ZeRO stage " + std::to_string(stage) +
+                                ": the optimizer does not run on the GPU, where this stage keeps its shard (it "
+                                "does not declare TANDEM_OPTIMIZER_RUNS_ON_DEVICE); offload it to the host with "
+                                "zero_optimization.offload_optimizer.device = \"cpu\", or use one that does");
   if ((caps & TANDEM_OPTIMIZER_NEEDS_WHOLE_MATRICES) != 0 && s.world_size > 1)
     throw std::invalid_argument("ZeRO stage " + std::to_string(stage) + ": the optimizer needs whole matrices, and with " +
                                 std::to_string(s.world_size) +
                                 " ranks each rank's shard is a flat slice that cuts across them");
+  s.optimizer.place(shard_placement(s));
 }
 
 // The L2 norm of the gradients of the whole model, from each rank's gradient shard. Each rank's
 // exact square sum (tandem/grad_norm.hpp) goes to every rank as 64-bit words, and the merged sum
 // is the same integer sum ZeRO-0 computes over the whole buffer: the same norm, bit for bit, on
-// every rank. Padding elements are 0 and add nothing. Collective.
-inline double global_grad_norm(sdk::CommHandle& comm, int32_t world, std::span<const float> shard) {
+// every rank. Padding elements are 0 and add nothing. Collective; `shard` is in `memory`, and the
+// words travel through it too (a device communicator takes device buffers).
+inline double global_grad_norm(sdk::CommHandle& comm, int32_t world, const sdk::Memory& memory, const float* shard,
+                               size_t n) {
   sdk::ExactSquareSum mine;
-  mine.add(shard);
+  memory.square_sum(shard, n, mine);
   if (world == 1) return mine.norm();
   using Sum = sdk::ExactSquareSum;
   const Sum::Words words = mine.to_words();
   std::vector<uint64_t> all(static_cast<size_t>(world) * Sum::kWords);
-  comm.all_gather(words.data(), all.data(), Sum::kWords, TANDEM_DTYPE_I64);
+  sdk::Buffer<uint64_t> send(memory, Sum::kWords), received(memory, all.size());
+  memory.copy(send.data(), words.data(), sizeof words);
+  comm.all_gather(send.data(), received.data(), Sum::kWords, TANDEM_DTYPE_I64);
+  memory.copy(all.data(), received.data(), all.size() * sizeof(uint64_t));
+  memory.synchronize();
   Sum total;
   for (int32_t q = 0; q < world; ++q)
     total.merge(Sum::from_words(std::span<const uint64_t, Sum::kWords>(all.data() + static_cast<size_t>(q) * Sum::kWords,

@@ -8,6 +8,10 @@
 // bf16 or fp16 a separate fp32 master is what the optimizer updates, and the parameters the model
 // sees are that master rounded to the working type after each step.
 //
+// Memory (tandem/memory.h): every buffer is in the stage's memory, the optimizer runs there too (on
+// a GPU it must declare RUNS_ON_DEVICE; DeepSpeed ignores offload_optimizer under stage 0, and so
+// does this stage).
+//
 // Layout (tandem/flat_layout.hpp): one flat buffer per optimizer group, padded to the world size,
 // as the partitioned stages use, so that "the same element" means the same thing under every stage.
 #include <algorithm>
@@ -16,11 +20,13 @@
 
 #include "tandem/flat_layout.hpp"
 #include "tandem/grad_norm.hpp"
+#include "tandem/memory.hpp"
 #include "tandem/stage.hpp"
 #include "tandem/working_precision.hpp"
 
 namespace {
 
+using tandem::sdk::Buffer;
 using tandem::sdk::FlatLayout;
 
 const tandem_param_spec kParams[] = {
@@ -37,12 +43,23 @@ class Zero0 final : public tandem::sdk::Stage {
     layout_ = std::make_unique<FlatLayout>(s.params.data(), static_cast<uint32_t>(s.params.size()),
                                            s.param_groups.data(), s.group_count, s.world_size);
     const size_t n = layout_->total_padded();
+    const tandem::sdk::Memory& memory = s.memory;
     dtype_ = tandem::sdk::working_dtype(s.options);
-    params_.assign(n, 0.0f);
-    if (dtype_ != TANDEM_DTYPE_F32) master_.assign(n, 0.0f);
+    storage_ = memory.storage_dtype(dtype_);
+    element_ = memory.storage_size(dtype_);
+    params_ = Buffer<std::byte>(memory, n * element_);
+    if (dtype_ != TANDEM_DTYPE_F32) master_ = Buffer<float>(memory, n);
     if (s.optimizer) {  // without one the engine only runs forward: no gradients to keep
-      grads_.assign(n, 0.0f);
-      micro_grads_.assign(n, 0.0f);
+      // On a GPU the model's state is device memory: the optimizer must say it runs there. (On the
+      // CPU stage 0 has never asked: it is where every optimizer can be tested.)
+      if (memory.on_device() && (s.optimizer.capabilities() & TANDEM_OPTIMIZER_RUNS_ON_DEVICE) == 0)
+        throw std::invalid_argument(
+            "ZeRO stage 0: the optimizer does not run on the GPU, where this stage keeps the model (it does not "
+            "declare TANDEM_OPTIMIZER_RUNS_ON_DEVICE; stage 0 does not offload, as in DeepSpeed: use stage 1 or 2 "
+            "with offload_optimizer for a host optimizer)");
+      s.optimizer.place(memory.where());
+      grads_ = Buffer<float>(memory, n);
+      micro_grads_ = Buffer<float>(memory, n);
     }
     by_layer_.assign(static_cast<size_t>(s.layer_count), {});
     for (uint32_t i = 0; i < s.params.size(); ++i) by_layer_[static_cast<size_t>(s.params[i].layer)].push_back(i);
@@ -66,35 +83,61 @@ class Zero0 final : public tandem::sdk::Stage {
 
   void set_param(uint32_t index, const tandem_tensor_view& full) override {
     check_fp32(full, index);
-    const size_t at = layout_->global_offset(index);
-    if (!master_.empty()) std::memcpy(&master_[at], full.data, numel(index) * sizeof(float));
-    tandem::sdk::copy_rounded(dtype_, static_cast<const float*>(full.data), &params_[at], numel(index));
+    const tandem::sdk::Memory& memory = setup_.memory;
+    const size_t at = layout_->global_offset(index), n = numel(index);
+    const auto* values = static_cast<const float*>(full.data);
+    // The fp32 values in this stage's memory: the master itself, or (fp32 without one) staged.
+    Buffer<float> staged;
+    const float* source = values;
+    if (!master_.empty()) {
+      memory.copy(master_.data() + at, values, n * sizeof(float));
+      source = master_.data() + at;
+    } else if (memory.on_device()) {
+      staged = Buffer<float>(memory, n);
+      memory.copy(staged.data(), values, n * sizeof(float));
+      source = staged.data();
+    }
+    memory.to_working(params_.data() + at * element_, source, n, dtype_);
+    memory.synchronize();
   }
   void get_param(uint32_t index, tandem_tensor_view& out) override {
     check_fp32(out, index);
-    std::memcpy(out.data, &params_[layout_->global_offset(index)], numel(index) * sizeof(float));
+    const tandem::sdk::Memory& memory = setup_.memory;
+    const size_t n = numel(index);
+    const std::byte* at = params_.data() + layout_->global_offset(index) * element_;
+    if (!memory.on_device()) {
+      memory.from_working(static_cast<float*>(out.data), at, n, dtype_);
+      return;
+    }
+    Buffer<float> widened(memory, n);
+    memory.from_working(widened.data(), at, n, dtype_);
+    memory.copy(out.data, widened.data(), n * sizeof(float));
+    memory.synchronize();
   }
 
-  void acquire(int32_t layer, tandem_tensor_view* views) override { fill_views(layer, params_.data(), views); }
+  void acquire(int32_t layer, tandem_tensor_view* views) override {
+    fill_views(layer, params_.data(), storage_, views);
+  }
   void release(int32_t) override {}
   void acquire_grads(int32_t layer, tandem_tensor_view* views) override {
     if (!setup_.optimizer) throw std::invalid_argument("no gradients: this stage was set up without an optimizer");
-    fill_views(layer, micro_grads_.data(), views);
+    fill_views(layer, reinterpret_cast<std::byte*>(micro_grads_.data()), TANDEM_DTYPE_F32, views);
   }
   void grads_done(int32_t) override {}  // stage 0 reduces everything at once in end_backward
 
   void end_backward() override {
-    tandem::sdk::round_in_place(dtype_, micro_grads_.data(), micro_grads_.size());
+    const tandem::sdk::Memory& memory = setup_.memory;
+    memory.round(micro_grads_.data(), micro_grads_.size(), dtype_);
     if (all_reduce_ && setup_.world_size > 1)
       setup_.comm.all_reduce(micro_grads_.data(), micro_grads_.size(), TANDEM_REDUCE_AVERAGE);
-    for (size_t i = 0; i < grads_.size(); ++i) grads_[i] += micro_grads_[i];
-    std::fill(micro_grads_.begin(), micro_grads_.end(), 0.0f);
+    memory.add(grads_.data(), micro_grads_.data(), grads_.size());
+    memory.fill_zero(micro_grads_.data(), micro_grads_.bytes());
   }
 
   double grad_norm() override {
     // Every rank holds the same averaged gradients: the exact sum needs no communication.
     tandem::sdk::ExactSquareSum sum;
-    sum.add(grads_);
+    setup_.memory.square_sum(grads_.data(), grads_.size(), sum);
     return sum.norm();
   }
 
@@ -114,24 +157,24 @@ class Zero0 final : public tandem::sdk::Stage {
     opt.grads = grads_.data();
     opt.grad_dtype = TANDEM_DTYPE_F32;
     opt.grad_scale = args.grad_scale;
-    opt.numel = params_.size();
+    opt.numel = layout_->total_padded();
     opt.groups = groups.data();
     opt.group_count = static_cast<uint32_t>(groups.size());
     opt.pieces = pieces_.data();
     opt.piece_count = static_cast<uint32_t>(pieces_.size());
     setup_.optimizer.step(opt);
-    if (!master_.empty()) tandem::sdk::copy_rounded(dtype_, master_.data(), params_.data(), params_.size());
+    if (!master_.empty()) setup_.memory.to_working(params_.data(), master_.data(), master_.size(), dtype_);
     zero_grads();
   }
 
-  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
 
   tandem_stage_memory memory() const override {
     tandem_stage_memory m{};
     m.struct_size = sizeof m;
-    m.param_bytes = params_.size() * sizeof(float);
-    m.grad_bytes = (grads_.size() + micro_grads_.size()) * sizeof(float);
-    m.master_bytes = master_.size() * sizeof(float);  // 0 in fp32: the parameters are the master
+    m.param_bytes = params_.bytes();
+    m.grad_bytes = grads_.bytes() + micro_grads_.bytes();
+    m.master_bytes = master_.bytes();  // 0 in fp32: the parameters are the master
     m.optimizer_state_bytes =
         setup_.optimizer ? const_cast<tandem::sdk::OptimizerHandle&>(setup_.optimizer).state_bytes() : 0;
     return m;
@@ -141,12 +184,15 @@ class Zero0 final : public tandem::sdk::Stage {
     if (group >= layout_->groups().size()) throw std::invalid_argument("master_shard: no group " + std::to_string(group));
     const tandem::sdk::FlatGroup& g = layout_->groups()[group];
     shard = tandem::sdk::make_view(master() + g.base, TANDEM_DTYPE_F32, {static_cast<int64_t>(g.padded)});
+    shard.device = setup_.memory.where().device;
+    shard.device_index = setup_.memory.where().device_index;
     offset = 0;
     padded = g.padded;
   }
 
  private:
-  float* master() { return master_.empty() ? params_.data() : master_.data(); }
+  // The fp32 master: the parameters themselves in fp32 (whose storage is fp32 on every device).
+  float* master() { return master_.empty() ? reinterpret_cast<float*>(params_.data()) : master_.data(); }
   size_t numel(uint32_t index) const { return layout_->params().at(index).numel; }
   void check_fp32(const tandem_tensor_view& v, uint32_t index) const {
     if (index >= layout_->params().size()) throw std::invalid_argument("no parameter " + std::to_string(index));
@@ -154,7 +200,8 @@ class Zero0 final : public tandem::sdk::Stage {
       throw std::invalid_argument(std::string("parameter ") + setup_.params[index].name + ": expected " +
                                   std::to_string(numel(index)) + " fp32 elements");
   }
-  void fill_views(int32_t layer, float* base, tandem_tensor_view* views) {
+  // Views of the layer's parameters in a flat buffer of `dtype` elements at `base`.
+  void fill_views(int32_t layer, std::byte* base, tandem_dtype dtype, tandem_tensor_view* views) {
     if (layer < 0 || static_cast<size_t>(layer) >= by_layer_.size())
       throw std::invalid_argument("no layer " + std::to_string(layer));
     size_t k = 0;
@@ -163,9 +210,10 @@ class Zero0 final : public tandem::sdk::Stage {
       tandem_tensor_view& v = views[k++];
       v = tandem_tensor_view{};
       v.struct_size = sizeof v;
-      v.dtype = TANDEM_DTYPE_F32;
-      v.device = TANDEM_DEVICE_CPU;
-      v.data = base + layout_->global_offset(i);
+      v.dtype = dtype;
+      v.device = setup_.memory.where().device;
+      v.device_index = setup_.memory.where().device_index;
+      v.data = base + layout_->global_offset(i) * tandem::sdk::dtype_size(dtype);
       v.ndim = p.ndim;
       std::copy(p.shape, p.shape + p.ndim, v.shape);
     }
@@ -175,8 +223,11 @@ class Zero0 final : public tandem::sdk::Stage {
   tandem::sdk::StageSetup setup_;
   std::unique_ptr<FlatLayout> layout_;
   tandem_dtype dtype_ = TANDEM_DTYPE_F32;
-  std::vector<float> params_, grads_, micro_grads_;
-  std::vector<float> master_;  // fp32 master weights when the working precision is not fp32
+  tandem_dtype storage_ = TANDEM_DTYPE_F32;  // how a working element is stored in this memory
+  size_t element_ = sizeof(float);           // and its size
+  Buffer<std::byte> params_;                 // the working parameters, flat layout
+  Buffer<float> grads_, micro_grads_;
+  Buffer<float> master_;  // fp32 master weights when the working precision is not fp32
   std::vector<std::vector<uint32_t>> by_layer_;
   std::vector<tandem_optimizer_piece> pieces_;  // for the optimizer: every parameter, whole
 };

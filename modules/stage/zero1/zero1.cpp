@@ -39,9 +39,10 @@ class Zero1 final : public tandem::sdk::Stage {
     setup_ = s;
     layout_ = std::make_unique<ShardLayout>(s);
     layers_ = std::make_unique<LayerIndex>(s);
-    params_ = std::make_unique<WholeParams>(*layout_, *layers_, tandem::sdk::working_dtype(s.options));
-    micro_grads_.assign(layout_->flat().total_padded(), 0.0f);
-    grads_.assign(layout_->shard_numel(), 0.0f);
+    params_ = std::make_unique<WholeParams>(*layout_, *layers_, tandem::sdk::working_dtype(s.options), s.memory,
+                                            tandem::stage::shard_on_host(s));
+    micro_grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->flat().total_padded());
+    grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
     setup_.optimizer.init_state(layout_->shard_numel());
   }
 
@@ -59,15 +60,17 @@ class Zero1 final : public tandem::sdk::Stage {
   void acquire_grads(int32_t layer, tandem_tensor_view* views) override {
     const std::vector<uint32_t>& params = layers_->params_of(layer);
     for (size_t k = 0; k < params.size(); ++k)
-      views[k] = layers_->view(params[k], micro_grads_.data() + layout_->flat().global_offset(params[k]));
+      views[k] = layers_->view(params[k], micro_grads_.data() + layout_->flat().global_offset(params[k]),
+                               TANDEM_DTYPE_F32, setup_.memory.where());
   }
   void grads_done(int32_t layer) override { layers_->check_layer(layer); }  // reduced at end_backward
 
   void end_backward() override {
     // As the model's gradients would be in the working precision (tandem/working_precision.hpp).
-    tandem::sdk::round_in_place(tandem::sdk::working_dtype(setup_.options), micro_grads_.data(), micro_grads_.size());
+    const tandem::sdk::Memory& memory = setup_.memory;
+    memory.round(micro_grads_.data(), micro_grads_.size(), tandem::sdk::working_dtype(setup_.options));
     const int32_t rank = layout_->rank();
-    std::vector<float> reduced;  // one group's slice, for this call only
+    tandem::sdk::Buffer<float> reduced;  // one group's slice, for this call only
     for (size_t g = 0; g < layout_->group_count(); ++g) {
       const tandem::sdk::FlatGroup& fg = layout_->group(g);
       if (fg.partition == 0) continue;
@@ -77,26 +80,26 @@ class Zero1 final : public tandem::sdk::Stage {
         if (how_ == Reduction::AllReduce) {
           setup_.comm.all_reduce(group, fg.padded, TANDEM_REDUCE_AVERAGE);
         } else {
-          reduced.resize(fg.partition);
+          if (reduced.size() < fg.partition) reduced = tandem::sdk::Buffer<float>(memory, fg.partition);
           setup_.comm.reduce_scatter(group, reduced.data(), fg.partition, TANDEM_REDUCE_AVERAGE);
           mine = reduced.data();
         }
       }
-      float* acc = grads_.data() + layout_->shard_offset(g);
-      for (size_t i = 0; i < fg.partition; ++i) acc[i] += mine[i];
+      memory.add(grads_.data() + layout_->shard_offset(g), mine, fg.partition);
     }
-    std::fill(micro_grads_.begin(), micro_grads_.end(), 0.0f);
+    memory.fill_zero(micro_grads_.data(), micro_grads_.bytes());
   }
 
-  double grad_norm() override { return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), grads_); }
+  double grad_norm() override {
+    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), setup_.memory, grads_.data(), grads_.size());
+  }
 
   void step(const tandem_stage_step_args& args) override {
-    tandem::stage::step_shard(setup_.optimizer, *layout_, params_->master(), grads_.data(), args);
+    params_->step(setup_.optimizer, grads_.data(), args, setup_.comm);
     zero_grads();
-    params_->publish(setup_.comm);
   }
 
-  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
 
   tandem_stage_memory memory() const override {
     tandem_stage_memory m{};
@@ -118,8 +121,8 @@ class Zero1 final : public tandem::sdk::Stage {
   std::unique_ptr<ShardLayout> layout_;
   std::unique_ptr<LayerIndex> layers_;
   std::unique_ptr<WholeParams> params_;
-  std::vector<float> micro_grads_;  // the model's gradients of this micro-step, whole
-  std::vector<float> grads_;        // the accumulated gradients of this rank's shard
+  tandem::sdk::Buffer<float> micro_grads_;  // the model's gradients of this micro-step, whole
+  tandem::sdk::Buffer<float> grads_;        // the accumulated gradients of this rank's shard
 };
 
 }  // namespace

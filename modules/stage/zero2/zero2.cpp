@@ -10,7 +10,11 @@
 // added to the shard: the numerics of ZeRO-0, so the result is the same bit for bit.
 //
 // overlap_comm: the bucket is issued the moment it is full, while backward still has layers to
-// go; the local communicator is synchronous, so nothing actually runs at the same time on the CPU.
+// go; the local communicator is synchronous, so nothing actually runs at the same time on the CPU,
+// and on a GPU the collective is queued on the run's stream, in order with the backward's kernels.
+//
+// ZeRO-Offload (offload_optimizer.device "cpu" on a GPU): the master shard and the optimizer state
+// live in host memory and the step streams through them tile by tile (common/whole_params.hpp).
 //
 // Memory per rank (S = the shard, about 1/W of the padded model; see README.md):
 //   param_bytes  = whole working parameters     grad_bytes = S + the bucket
@@ -44,11 +48,12 @@ class Zero2 final : public tandem::sdk::Stage {
     setup_ = s;
     layout_ = std::make_unique<ShardLayout>(s);
     layers_ = std::make_unique<LayerIndex>(s);
-    params_ = std::make_unique<WholeParams>(*layout_, *layers_, tandem::sdk::working_dtype(s.options));
-    grads_.assign(layout_->shard_numel(), 0.0f);
-    layer_grads_ = std::make_unique<LayerGradients>(*layers_, tandem::sdk::working_dtype(s.options));
-    buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_,
-                                                 std::span<float>(grads_));
+    const tandem_dtype dtype = tandem::sdk::working_dtype(s.options);
+    params_ = std::make_unique<WholeParams>(*layout_, *layers_, dtype, s.memory, tandem::stage::shard_on_host(s));
+    grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
+    layer_grads_ = std::make_unique<LayerGradients>(*layers_, dtype, s.memory);
+    buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_, s.memory,
+                                                 grads_.data());
     setup_.optimizer.init_state(layout_->shard_numel());
   }
 
@@ -74,15 +79,16 @@ class Zero2 final : public tandem::sdk::Stage {
     buckets_->flush();
   }
 
-  double grad_norm() override { return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), grads_); }
-
-  void step(const tandem_stage_step_args& args) override {
-    tandem::stage::step_shard(setup_.optimizer, *layout_, params_->master(), grads_.data(), args);
-    zero_grads();
-    params_->publish(setup_.comm);
+  double grad_norm() override {
+    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), setup_.memory, grads_.data(), grads_.size());
   }
 
-  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+  void step(const tandem_stage_step_args& args) override {
+    params_->step(setup_.optimizer, grads_.data(), args, setup_.comm);
+    zero_grads();
+  }
+
+  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
 
   tandem_stage_memory memory() const override {
     tandem_stage_memory m{};
@@ -104,7 +110,7 @@ class Zero2 final : public tandem::sdk::Stage {
   std::unique_ptr<ShardLayout> layout_;
   std::unique_ptr<LayerIndex> layers_;
   std::unique_ptr<WholeParams> params_;
-  std::vector<float> grads_;  // the accumulated gradients of this rank's shard
+  tandem::sdk::Buffer<float> grads_;  // the accumulated gradients of this rank's shard
   std::unique_ptr<LayerGradients> layer_grads_;
   std::unique_ptr<GradientBuckets> buckets_;
 };

@@ -27,8 +27,11 @@
 // layers in use are always gathered.
 //
 // Precision (tandem/working_precision.hpp): the shard is the fp32 master; what a rank gathers and
-// keeps persistent is the master rounded to the working precision, so the model computes with the
-// values a GPU's bf16/fp16 partition would hold (DeepSpeed's ZeRO-3 gathers its 16-bit partition).
+// keeps persistent is the master rounded to the working precision and stored as the stage's memory
+// stores working values (tandem/memory.h: the working type itself on a GPU, fp32 words on the CPU),
+// so the model computes with the values a bf16/fp16 partition holds (DeepSpeed's ZeRO-3 gathers its
+// 16-bit partition). On a GPU the gathers, their allocations and frees are queued on the run's
+// stream, so a prefetched layer's gather runs ahead of the kernels that read it.
 //
 // Not used: stage3_max_reuse_distance (a released layer is always freed: it is gathered again at
 // its next use).
@@ -44,6 +47,7 @@
 #include "../common/layer_index.hpp"
 #include "../common/shard_layout.hpp"
 #include "pass_trace.hpp"
+#include "tandem/memory.hpp"
 #include "tandem/stage.hpp"
 #include "tandem/working_precision.hpp"
 
@@ -52,14 +56,17 @@ namespace tandem::stage {
 class PartitionedParams {
  public:
   PartitionedParams(const ShardLayout& layout, const LayerIndex& layers, sdk::CommHandle comm,
-                    const tandem_stage_options& options)
+                    const tandem_stage_options& options, sdk::Memory memory)
       : layout_(layout),
         layers_(layers),
         comm_(comm),
+        memory_(memory),
         prefetch_limit_(static_cast<size_t>(std::max<int64_t>(0, options.prefetch_bucket_size))),
         live_limit_(static_cast<size_t>(std::max<int64_t>(0, options.max_live_parameters))),
         dtype_(sdk::working_dtype(options)),
-        shard_(layout.shard_numel(), 0.0f) {
+        storage_(memory.storage_dtype(dtype_)),
+        element_(memory.storage_size(dtype_)),
+        shard_(memory, layout.shard_numel()) {
     const size_t count = layout.flat().params().size();
     persistent_at_.assign(count, kNone);
     gathered_at_.assign(count, kNone);
@@ -74,7 +81,7 @@ class PartitionedParams {
         persistent.push_back(i);
       }
     }
-    persistent_.assign(persistent_total, 0.0f);
+    persistent_ = sdk::Buffer<std::byte>(memory_, persistent_total * element_);
     persistent_ranges_ = ranges_of(persistent, persistent_at_);
 
     layer_.resize(static_cast<size_t>(layers.layer_count()));
@@ -94,25 +101,48 @@ class PartitionedParams {
     }
   }
 
-  // The full value of parameter `index` (every rank is given the same): the pieces this rank owns,
-  // the persistent copy, and the gathered copy if its layer is gathered.
+  // The full value of parameter `index` (host fp32; every rank is given the same): the pieces this
+  // rank owns, the persistent copy, and the gathered copy if its layer is gathered.
   void set(uint32_t index, const float* values) {
     const sdk::FlatParam& p = layout_.param(index);
     layout_.for_each_owner_piece(p.group, p.offset, p.numel, [&](int32_t q, size_t first, size_t count, size_t done) {
       if (q == layout_.rank())
-        std::memcpy(shard_.data() + layout_.shard_index(p.group, first), values + done, count * sizeof(float));
+        memory_.copy(shard_.data() + layout_.shard_index(p.group, first), values + done, count * sizeof(float));
     });
-    if (float* copy = resident(index)) sdk::copy_rounded(dtype_, values, copy, p.numel);
+    if (std::byte* copy = resident(index)) {
+      const float* source = values;
+      sdk::Buffer<float> staged;  // on a GPU the values go up once, then are rounded there
+      if (memory_.on_device()) {
+        staged = sdk::Buffer<float>(memory_, p.numel);
+        memory_.copy(staged.data(), values, p.numel * sizeof(float));
+        source = staged.data();
+      }
+      memory_.to_working(copy, source, p.numel, dtype_);
+    }
+    memory_.synchronize();
   }
 
-  // Collective for a partitioned parameter (every rank calls it in the same order).
+  // Parameter `index` as the model sees it, into host fp32 `out`. Collective for a partitioned
+  // parameter (every rank calls it in the same order).
   void get(uint32_t index, float* out) {
     const sdk::FlatParam& p = layout_.param(index);
+    sdk::Buffer<std::byte> gathered;
+    const std::byte* values = nullptr;
     if (persistent_at_[index] != kNone) {
-      std::memcpy(out, persistent_.data() + persistent_at_[index], p.numel * sizeof(float));
+      values = persistent_.data() + persistent_at_[index] * element_;
+    } else {
+      gathered = sdk::Buffer<std::byte>(memory_, p.numel * element_);
+      gather({Range{p.group, p.offset, p.numel, 0}}, gathered.data());
+      values = gathered.data();
+    }
+    if (!memory_.on_device()) {
+      memory_.from_working(out, values, p.numel, dtype_);
       return;
     }
-    gather({Range{p.group, p.offset, p.numel, 0}}, out);
+    sdk::Buffer<float> widened(memory_, p.numel);
+    memory_.from_working(widened.data(), values, p.numel, dtype_);
+    memory_.copy(out, widened.data(), p.numel * sizeof(float));
+    memory_.synchronize();
   }
 
   void acquire(int32_t layer, tandem_tensor_view* views) {
@@ -125,7 +155,8 @@ class PartitionedParams {
     ++L.acquired;
     ++acquired_;
     prefetch(next);
-    for (size_t k = 0; k < params.size(); ++k) views[k] = layers_.view(params[k], resident(params[k]));
+    for (size_t k = 0; k < params.size(); ++k)
+      views[k] = layers_.view(params[k], resident(params[k]), storage_, memory_.where());
   }
 
   void release(int32_t layer) {
@@ -160,13 +191,15 @@ class PartitionedParams {
     if (g >= layout_.group_count()) throw std::invalid_argument("master_shard: no group " + std::to_string(g));
     const sdk::FlatGroup& fg = layout_.group(g);
     view = sdk::make_view(shard_.data() + layout_.shard_offset(g), TANDEM_DTYPE_F32, {static_cast<int64_t>(fg.partition)});
+    view.device = memory_.where().device;
+    view.device_index = memory_.where().device_index;
     offset = layout_.slice_begin(g, layout_.rank());
     padded = fg.padded;
   }
 
   // Resident between passes: the shard and the persistent copies.
-  uint64_t resident_bytes() const { return (shard_.size() + persistent_.size()) * sizeof(float); }
-  uint64_t peak_gathered_bytes() const { return peak_ * sizeof(float); }
+  uint64_t resident_bytes() const { return shard_.bytes() + persistent_.bytes(); }
+  uint64_t peak_gathered_bytes() const { return peak_ * element_; }
 
  private:
   static constexpr size_t kNone = static_cast<size_t>(-1);
@@ -178,7 +211,7 @@ class PartitionedParams {
   struct Layer {
     std::vector<Range> ranges;  // its non-persistent parameters
     size_t numel = 0;
-    std::vector<float> values;  // gathered, while `gathered`
+    sdk::Buffer<std::byte> values;  // gathered (numel working elements), while `gathered`
     bool gathered = false;
     int32_t acquired = 0;
   };
@@ -202,20 +235,20 @@ class PartitionedParams {
     return out;
   }
 
-  // Every rank receives the ranges' values into dst: each owner broadcasts its piece of each range,
-  // in the same order on every rank. Collective.
-  void gather(const std::vector<Range>& ranges, float* dst) {
+  // Every rank receives the ranges' working values into dst (working elements): each owner
+  // broadcasts its piece of each range, in the same order on every rank. Collective.
+  void gather(const std::vector<Range>& ranges, std::byte* dst) {
     for (const Range& r : ranges)
       layout_.for_each_owner_piece(r.group, r.first, r.count, [&](int32_t q, size_t first, size_t count, size_t done) {
-        float* out = dst + r.at + done;
+        std::byte* out = dst + (r.at + done) * element_;
         if (q == layout_.rank())
-          sdk::copy_rounded(dtype_, shard_.data() + layout_.shard_index(r.group, first), out, count);
-        if (layout_.world() > 1) comm_.broadcast(out, count * sizeof(float), q);
+          memory_.to_working(out, shard_.data() + layout_.shard_index(r.group, first), count, dtype_);
+        if (layout_.world() > 1) comm_.broadcast(out, count * element_, q);
       });
   }
 
   void gather_layer(Layer& L) {
-    L.values.assign(L.numel, 0.0f);
+    L.values = sdk::Buffer<std::byte>(memory_, L.numel * element_);
     gather(L.ranges, L.values.data());
     L.gathered = true;
     live_ += L.numel;
@@ -225,7 +258,7 @@ class PartitionedParams {
   void drop(Layer& L) {
     if (!L.gathered) return;
     live_ -= L.numel;
-    std::vector<float>().swap(L.values);
+    L.values.reset();
     L.gathered = false;
   }
 
@@ -255,20 +288,23 @@ class PartitionedParams {
     }
   }
 
-  // Where parameter i's whole value is on this rank now (persistent or gathered), or null.
-  float* resident(uint32_t i) {
-    if (persistent_at_[i] != kNone) return persistent_.data() + persistent_at_[i];
+  // Where parameter i's whole working value is on this rank now (persistent or gathered), or null.
+  std::byte* resident(uint32_t i) {
+    if (persistent_at_[i] != kNone) return persistent_.data() + persistent_at_[i] * element_;
     Layer& L = layer_[static_cast<size_t>(layers_.info(i).layer)];
-    return L.gathered ? L.values.data() + gathered_at_[i] : nullptr;
+    return L.gathered ? L.values.data() + gathered_at_[i] * element_ : nullptr;
   }
 
   const ShardLayout& layout_;
   const LayerIndex& layers_;
   sdk::CommHandle comm_;
+  sdk::Memory memory_;
   size_t prefetch_limit_, live_limit_;  // elements
   tandem_dtype dtype_;                  // of what is gathered and persistent
-  std::vector<float> shard_;            // this rank's slice of every group: the fp32 master
-  std::vector<float> persistent_;       // whole persistent parameters, in the model's order
+  tandem_dtype storage_;                // and how it is stored
+  size_t element_;                      // bytes per working element
+  sdk::Buffer<float> shard_;            // this rank's slice of every group: the fp32 master
+  sdk::Buffer<std::byte> persistent_;   // whole persistent parameters, in the model's order
   std::vector<size_t> persistent_at_;   // per parameter: where in persistent_, or kNone
   std::vector<size_t> gathered_at_;     // per parameter: where in its layer's gathered values, or kNone
   std::vector<Range> persistent_ranges_;

@@ -39,16 +39,22 @@ class Zero3 final : public tandem::sdk::Stage {
   explicit Zero3(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
 
   void setup(const tandem::sdk::StageSetup& s) override {
+    // ZeRO-3's shard is its parameters' master: offloading it means gathering from host memory,
+    // which this stage does not do on a GPU (ZeRO-2 offloads).
+    if (s.optimizer && s.memory.on_device() && s.options.offload_optimizer != 0)
+      throw tandem::sdk::Unsupported(
+          "ZeRO stage 3 with offload_optimizer on a GPU is not supported: its parameter shard is the master it "
+          "would move to the host; use stage 2 with offload_optimizer, or stage 3 without it");
     tandem::stage::check_optimizer_takes_shards(s, 3);
     setup_ = s;
     layout_ = std::make_unique<ShardLayout>(s);
     layers_ = std::make_unique<LayerIndex>(s);
-    params_ = std::make_unique<PartitionedParams>(*layout_, *layers_, setup_.comm, s.options);
+    params_ = std::make_unique<PartitionedParams>(*layout_, *layers_, setup_.comm, s.options, s.memory);
     if (!s.optimizer) return;  // forward-only: no gradients to keep
-    grads_.assign(layout_->shard_numel(), 0.0f);
-    layer_grads_ = std::make_unique<LayerGradients>(*layers_, tandem::sdk::working_dtype(s.options));
-    buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_,
-                                                 std::span<float>(grads_));
+    grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
+    layer_grads_ = std::make_unique<LayerGradients>(*layers_, tandem::sdk::working_dtype(s.options), s.memory);
+    buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_, s.memory,
+                                                 grads_.data());
     setup_.optimizer.init_state(layout_->shard_numel());
   }
 
@@ -80,7 +86,7 @@ class Zero3 final : public tandem::sdk::Stage {
 
   double grad_norm() override {
     require_training("grad_norm");
-    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), grads_);
+    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), setup_.memory, grads_.data(), grads_.size());
   }
 
   void step(const tandem_stage_step_args& args) override {
@@ -90,7 +96,7 @@ class Zero3 final : public tandem::sdk::Stage {
     params_->refresh();
   }
 
-  void zero_grads() override { std::fill(grads_.begin(), grads_.end(), 0.0f); }
+  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
 
   tandem_stage_memory memory() const override {
     tandem_stage_memory m{};
@@ -119,7 +125,7 @@ class Zero3 final : public tandem::sdk::Stage {
   std::unique_ptr<ShardLayout> layout_;
   std::unique_ptr<LayerIndex> layers_;
   std::unique_ptr<PartitionedParams> params_;
-  std::vector<float> grads_;  // the accumulated gradients of this rank's shard
+  tandem::sdk::Buffer<float> grads_;  // the accumulated gradients of this rank's shard
   std::unique_ptr<LayerGradients> layer_grads_;
   std::unique_ptr<GradientBuckets> buckets_;
 };

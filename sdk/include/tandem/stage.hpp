@@ -69,7 +69,7 @@ class OptimizerHandle {
   uint32_t capabilities() const { return vt_->capabilities(opt_); }
   // Where the shard and the state live (SDK 1.2), before init_state. An optimizer built against an
   // older SDK has no place(): it runs on host memory only.
-  void place(const tandem_placement& where) {
+  void place(const tandem_placement& where) const {
     const bool has = TANDEM_HAS_FIELD(vt_->struct_size, tandem_optimizer_vtable, place) && vt_->place != nullptr;
     if (!has) {
       if (where.device == TANDEM_DEVICE_CPU) return;
