@@ -17,6 +17,9 @@ if(NOT TANDEM_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES 90a)  # Hopper (H100/H200) with its sm_90a-only instructions
     endif()
     set(CMAKE_CUDA_STANDARD 17)
+    # One CUDA runtime for the process (libcudart.so.13), shared by libtandem and every module that
+    # computes on the GPU: streams, events and pool allocations pass between them.
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)

@@ -40,7 +40,7 @@ cat >"$out/run-gpu-tests.sh" <<'RUN'
 # Runs every GPU test binary of this bundle; exit status non-zero if any fails. GTEST_FILTER etc. pass through.
 here=$(cd "$(dirname "$0")" && pwd)
 # cuBLASLt and NCCL from PyTorch's wheels (the binaries' RUNPATH names the usual place; this finds others).
-extra=$(find /opt /usr \( -name libcublasLt.so.13 -o -name libnccl.so.2 \) -path '*site-packages/nvidia/*' 2>/dev/null |
+extra=$(find /opt /usr \( -name libcublasLt.so.13 -o -name libcudart.so.13 -o -name libnccl.so.2 \) -path '*site-packages/nvidia/*' 2>/dev/null |
   xargs -r -n1 dirname | sort -u | paste -sd: -)
 export LD_LIBRARY_PATH=$here/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true

@@ -82,13 +82,25 @@ class PluginSet {
   std::vector<std::pair<std::string, DeepSpeedPlugin>> entries_;
 };
 
+// Where this process computes. cpu: world_size ranks as threads, the `local` communicator.
+// cuda: one GPU, one rank per process, the `nccl` communicator; RANK, WORLD_SIZE and LOCAL_RANK
+// (torchrun's variables; LOCAL_RANK picks the GPU) say which rank this is, MASTER_ADDR and
+// MASTER_PORT where the ranks meet; without them, a world of one on GPU 0.
+enum class RunDevice { cpu, cuda };
+const char* run_device_name(RunDevice device);  // "cpu", "cuda"
+
 // Settings that apply to every plugin of the process (Accelerator's constructor arguments).
 struct AcceleratorOptions {
   MixedPrecision mixed_precision = MixedPrecision::No;   // applied to every plugin, as Accelerate does
   std::optional<int64_t> gradient_accumulation_steps;    // fills an "auto" gradient_accumulation_steps
-  int64_t world_size = 1;                                // data-parallel ranks
+  int64_t world_size = 1;                                // data-parallel thread-ranks (cpu only)
   std::vector<std::filesystem::path> module_path;        // scanned after the default directories
+  RunDevice device = RunDevice::cpu;
 };
+
+namespace gpu {
+class Device;  // the GPU of a cuda process (libtandem's own)
+}
 
 // The process-wide state: the plugins, which one is active, and the module registry. Created by the
 // first Accelerator with plugins; shared by every Accelerator after it; cleared by reset().
@@ -113,9 +125,14 @@ class State {
   const AcceleratorOptions& options() const { return options_; }
   const ModuleRegistry& registry() const { return *registry_; }
   // The communicator and the threads that play this process's ranks, made when the first engine
-  // is prepared: `local` with options().world_size thread-ranks.
+  // is prepared: `local` with options().world_size thread-ranks, or `nccl` with this process's one.
   std::shared_ptr<RankPool> ranks();
   std::shared_ptr<ModuleInstance> comm();
+  // Ranks in the whole run, and in this process.
+  int64_t world_size();
+  int64_t local_ranks();
+  // The GPU of a cuda process, opened with the communicator; nullptr on the cpu.
+  std::shared_ptr<gpu::Device> gpu();
 
   ~State();
 
@@ -129,6 +146,7 @@ class State {
   std::string active_;
   AcceleratorOptions options_;
   std::unique_ptr<ModuleRegistry> registry_;
+  std::shared_ptr<gpu::Device> gpu_;
   std::shared_ptr<ModuleInstance> comm_;
   std::shared_ptr<RankPool> ranks_;
   std::mutex ranks_mutex_;

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@
 namespace tandem {
 
 class RankPool;
+namespace gpu {
+class Device;
+}
 
 // A model module and its parameters, as a run file names them: {"type": "gpt", "params": {...}}.
 struct ModelSpec {
@@ -53,11 +57,16 @@ struct TokenBatch {
   int64_t seq = 0;
 };
 
-// One forward's logits: for each local rank a [batch, seq, vocab] fp32 buffer the engine owns,
-// valid until that engine's next forward.
+// One forward's logits: for each local rank a [batch, seq, vocab] buffer the engine owns, valid
+// until that engine's next forward (and, on a GPU, overwritten by its gradient in backward). On the
+// CPU, per_rank holds host fp32 logits; on a GPU, on_device holds device logits of `dtype` (the
+// working precision: F32 or BF16) and per_rank is empty.
 struct Logits {
   std::vector<const float*> per_rank;
+  std::vector<const void*> on_device;
+  uint32_t dtype = TANDEM_DTYPE_F32;
   int64_t batch = 0, seq = 0, vocab = 0;
+  bool on_gpu() const { return !on_device.empty(); }
 };
 
 // The loss backward() differentiates: cross-entropy on the targets, plus, for distillation,
@@ -69,7 +78,8 @@ struct LossSpec {
   double temperature = 2.0;
 };
 
-// Seconds spent in one call, summed over what the ranks did (divided by the ranks: wall-like).
+// Seconds spent in one call by rank 0 (on a GPU: device time between events around each phase;
+// forward includes nothing of the loss, backward includes the classifier's loss and gradient).
 struct Timings {
   double forward = 0, backward = 0, communication = 0, optimizer = 0;
 };
@@ -99,7 +109,10 @@ class Engine {
 
   const std::string& name() const { return name_; }
   const ResolvedConfig& config() const { return config_; }
+  // Ranks of the run, and those this process plays (forward takes one micro-batch for each).
   int32_t world_size() const;
+  int32_t local_ranks() const { return static_cast<int32_t>(ranks_.size()); }
+  bool on_gpu() const { return gpu_ != nullptr; }
   bool trains() const { return has_optimizer_; }
   int64_t vocab_size() const { return vocab_; }
   int64_t max_sequence() const { return max_sequence_; }
@@ -146,8 +159,13 @@ class Engine {
   // Creates each rank's stage and optimizer for `models` (one instance per local rank) and sets the
   // initial weights from `seed`.
   void build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
-             LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm);
+             LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm,
+             std::shared_ptr<gpu::Device> gpu);
   void take_step(StepReport& report);
+  // fn(local_rank) on every rank at once, each rank's thread bound to the GPU first (GPU runs).
+  void on_ranks(const std::function<void(int32_t)>& fn) const;
+  void backward_on_cpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r);
+  void backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r);
 
   std::string name_;
   ResolvedConfig config_;
@@ -165,6 +183,8 @@ class Engine {
   // Shared with the process's State, so that an engine outlives a State::reset().
   std::shared_ptr<RankPool> pool_;
   std::shared_ptr<ModuleInstance> comm_;
+  std::shared_ptr<gpu::Device> gpu_;  // GPU runs: the process's GPU and stream (shared with State)
+  uint32_t working_dtype_ = TANDEM_DTYPE_F32;
 };
 
 }  // namespace tandem

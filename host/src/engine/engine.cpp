@@ -9,6 +9,7 @@
 #include "engine/engine_rank.hpp"
 #include "engine/rank_pool.hpp"
 #include "tandem/call.hpp"
+#include "tandem/dtype.hpp"
 #include "tandem/compute/losses.hpp"
 
 namespace tandem {
@@ -39,7 +40,18 @@ size_t numel(const tandem_model_param& p) {
 Engine::Engine() = default;
 Engine::~Engine() = default;
 
-int32_t Engine::world_size() const { return static_cast<int32_t>(ranks_.size()); }
+int32_t Engine::world_size() const {
+  const auto& vt = comm_->vtable<tandem_comm_vtable>();
+  return vt.world_size(comm_->handle());
+}
+
+void Engine::on_ranks(const std::function<void(int32_t)>& fn) const {
+  if (!gpu_) return pool_->run(fn);
+  on_ranks([&](int32_t r) {
+    gpu_->bind_thread();
+    fn(r);
+  });
+}
 
 int64_t Engine::parameter_count() const {
   int64_t n = 0;
@@ -72,10 +84,16 @@ Logits Engine::forward(const std::vector<TokenBatch>& batches, bool train) {
   out.batch = first.batch;
   out.seq = first.seq;
   out.vocab = vocab_;
-  out.per_rank.assign(ranks_.size(), nullptr);
-  pool_->run([&](int32_t r) {
+  if (gpu_) {
+    out.on_device.assign(ranks_.size(), nullptr);
+    out.dtype = working_dtype_;
+  } else {
+    out.per_rank.assign(ranks_.size(), nullptr);
+  }
+  on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     const auto t0 = Clock::now();
+    if (gpu_) rank.timer->mark(Rank::kForwardBegin);
     rank.tokens = batches[static_cast<size_t>(r)].inputs;
     tandem_tensor_view tokens = host_view(rank.tokens.data(), TANDEM_DTYPE_I32, {first.batch, first.seq});
     tandem_tensor_view logits{};
@@ -83,11 +101,20 @@ Logits Engine::forward(const std::vector<TokenBatch>& batches, bool train) {
     sdk::call_checked([&](tandem_error* err) {
       return rank.model_vt->forward(rank.model->handle(), &tokens, rank.access(), train ? 1 : 0, &logits, err);
     });
-    if (logits.dtype != TANDEM_DTYPE_F32 || logits.ndim != 3 || logits.shape[2] != vocab_)
-      throw std::runtime_error(name_ + ": the model returned logits that are not fp32 [batch, seq, vocab]");
-    rank.logits = static_cast<const float*>(logits.data);
-    rank.time.forward = seconds_since(t0);
-    out.per_rank[static_cast<size_t>(r)] = rank.logits;
+    const uint32_t want_dtype = gpu_ ? working_dtype_ : TANDEM_DTYPE_F32;
+    const uint32_t want_device = gpu_ ? TANDEM_DEVICE_CUDA : TANDEM_DEVICE_CPU;
+    if (logits.dtype != want_dtype || logits.device != want_device || logits.ndim != 3 || logits.shape[2] != vocab_)
+      throw std::runtime_error(name_ + ": the model returned logits that are not " + sdk::dtype_name(want_dtype) +
+                               " [batch, seq, vocab] on the " + (gpu_ ? "GPU" : "CPU"));
+    if (gpu_) {
+      rank.timer->mark(Rank::kForwardEnd);
+      rank.device_logits = logits.data;
+      out.on_device[static_cast<size_t>(r)] = logits.data;
+    } else {
+      rank.logits = static_cast<const float*>(logits.data);
+      rank.time.forward = seconds_since(t0);
+      out.per_rank[static_cast<size_t>(r)] = rank.logits;
+    }
   });
   last_forward_trained_ = train;
   last_batch_ = first.batch;
@@ -100,26 +127,66 @@ StepReport Engine::backward(const LossSpec& loss) {
   if (!last_forward_trained_) throw std::invalid_argument(name_ + ": backward needs a training forward first");
   if (loss.batches == nullptr || loss.batches->size() != ranks_.size())
     throw std::invalid_argument(name_ + ": the loss needs the micro-batches of the forward (one per rank)");
-  if (loss.teacher != nullptr &&
-      (loss.teacher->per_rank.size() != ranks_.size() || loss.teacher->batch != last_batch_ ||
-       loss.teacher->seq != last_seq_ || loss.teacher->vocab != vocab_))
-    throw std::invalid_argument(name_ + ": the teacher's logits do not match the student's (batch, sequence, vocab)");
+  if (loss.teacher != nullptr) {
+    const Logits& t = *loss.teacher;
+    const size_t count = gpu_ ? t.on_device.size() : t.per_rank.size();
+    if (count != ranks_.size() || t.batch != last_batch_ || t.seq != last_seq_ || t.vocab != vocab_)
+      throw std::invalid_argument(name_ + ": the teacher's logits do not match the student's (batch, sequence, vocab)");
+    if (gpu_ && t.dtype != working_dtype_)
+      throw std::invalid_argument(name_ + ": the teacher's logits are " + sdk::dtype_name(t.dtype) + ", the student's " +
+                                  sdk::dtype_name(working_dtype_) + ": give both configs the same precision");
+  }
 
+  on_ranks([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    const TokenBatch& batch = (*loss.batches)[static_cast<size_t>(r)];
+    if (gpu_)
+      backward_on_gpu(rank, batch, loss, static_cast<size_t>(r));
+    else
+      backward_on_cpu(rank, batch, loss, static_cast<size_t>(r));
+  });
+  last_forward_trained_ = false;
+  ++micro_steps_;
+
+  StepReport report;
+  for (const auto& rank : ranks_) {
+    report.ce_loss += rank->ce / static_cast<double>(ranks_.size());
+    report.kd_loss += rank->kd / static_cast<double>(ranks_.size());
+  }
+  report.loss = report.ce_loss + report.kd_loss;
+  report.loss_scale = scaler_.scale();
+  report.boundary = micro_steps_ % config_.batch.gradient_accumulation_steps == 0;
+  if (report.boundary) take_step(report);
+  report.global_steps = global_steps_;
+  const Rank& r0 = *ranks_.front();
+  report.time = r0.time;
+  return report;
+}
+
+namespace {
+
+// Tokens of a micro-batch that have a target: the mean's denominator. Checks the targets' shape.
+int64_t counted_targets(const std::string& engine, const TokenBatch& batch, int64_t rows) {
+  int64_t counted = 0;
+  for (int32_t t : batch.targets) counted += t >= 0 ? 1 : 0;
+  if (batch.targets.size() != static_cast<size_t>(rows) || counted == 0)
+    throw std::invalid_argument(engine + ": a micro-batch's targets must hold batch * seq tokens, some >= 0");
+  return counted;
+}
+
+}  // namespace
+
+// The loss and its gradient on the host, then the model's backward and the stage's reduction.
+void Engine::backward_on_cpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r) {
   const int64_t gas = config_.batch.gradient_accumulation_steps;
   const int64_t rows = last_batch_ * last_seq_;
   // fp16: the gradients carry the loss scale S from here to the step, which divides it out.
   const double loss_scale = scaler_.scale();
-  compute::Distillation distill{loss.temperature, loss.alpha};
-
-  pool_->run([&](int32_t r) {
-    Rank& rank = *ranks_[static_cast<size_t>(r)];
-    const TokenBatch& batch = (*loss.batches)[static_cast<size_t>(r)];
+  const compute::Distillation distill{loss.temperature, loss.alpha};
+  {
     const auto t0 = Clock::now();
     // Mean over the tokens that have a target, divided by gas as DeepSpeed's backward does.
-    int64_t counted = 0;
-    for (int32_t t : batch.targets) counted += t >= 0 ? 1 : 0;
-    if (batch.targets.size() != static_cast<size_t>(rows) || counted == 0)
-      throw std::invalid_argument(name_ + ": a micro-batch's targets must hold batch * seq tokens, some >= 0");
+    const int64_t counted = counted_targets(name_, batch, rows);
     rank.row_losses.resize(static_cast<size_t>(rows));
     rank.dlosses.assign(static_cast<size_t>(rows),
                         static_cast<float>(loss_scale / (static_cast<double>(counted) * gas)));
@@ -132,7 +199,7 @@ StepReport Engine::backward(const LossSpec& loss) {
                                     vocab_);
     rank.kd = 0;
     if (loss.teacher != nullptr) {
-      const float* teacher = loss.teacher->per_rank[static_cast<size_t>(r)];
+      const float* teacher = loss.teacher->per_rank[r];
       compute::kl_distill_forward(rank.logits, teacher, rank.row_losses.data(), rows, vocab_, distill);
       double kd = 0;
       for (float v : rank.row_losses) kd += v;
@@ -147,26 +214,53 @@ StepReport Engine::backward(const LossSpec& loss) {
       return rank.model_vt->backward(rank.model->handle(), &dlogits, rank.access(), err);
     });
     rank.time.backward = seconds_since(t0);
-    const auto t1 = Clock::now();
-    sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->end_backward(rank.stage->handle(), err); });
-    rank.time.communication = seconds_since(t1);
-  });
-  last_forward_trained_ = false;
-  ++micro_steps_;
-
-  StepReport report;
-  for (const auto& rank : ranks_) {
-    report.ce_loss += rank->ce / static_cast<double>(ranks_.size());
-    report.kd_loss += rank->kd / static_cast<double>(ranks_.size());
   }
-  report.loss = report.ce_loss + report.kd_loss;
-  report.loss_scale = loss_scale;
-  report.boundary = micro_steps_ % gas == 0;
-  if (report.boundary) take_step(report);
-  report.global_steps = global_steps_;
-  const Rank& r0 = *ranks_.front();
-  report.time = r0.time;
-  return report;
+  const auto t1 = Clock::now();
+  sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->end_backward(rank.stage->handle(), err); });
+  rank.time.communication = seconds_since(t1);
+}
+
+// The same on a GPU: the classifier kernel computes the losses and writes their gradient over the
+// logits in one pass (only the rows' losses come back to the host), the model's backward reads the
+// gradient there, and the stage reduces; all queued on the rank's stream. The phases' device times
+// are read at the end, which waits for the reduction: one synchronisation per micro-step.
+void Engine::backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r) {
+  const int64_t gas = config_.batch.gradient_accumulation_steps;
+  const int64_t rows = last_batch_ * last_seq_;
+  const double loss_scale = scaler_.scale();
+  const int64_t counted = counted_targets(name_, batch, rows);
+  rank.timer->mark(Rank::kBackwardBegin);
+  gpu::Loss::Request request;
+  request.logits = rank.device_logits;
+  request.dtype = working_dtype_;
+  request.rows = rows;
+  request.vocab = vocab_;
+  request.targets = batch.targets.data();
+  request.ce_scale = loss_scale / (static_cast<double>(counted) * static_cast<double>(gas));
+  if (loss.teacher != nullptr) {
+    request.teacher = loss.teacher->on_device[r];
+    request.temperature = loss.temperature;
+    request.alpha = loss.alpha;
+    request.kl_scale = loss_scale / (static_cast<double>(rows) * static_cast<double>(gas));
+  }
+  const gpu::Loss::Sums sums = rank.loss->run(request);
+  rank.ce = sums.ce / static_cast<double>(counted);
+  rank.kd = loss.teacher != nullptr ? sums.kl / static_cast<double>(rows) : 0.0;
+
+  tandem_tensor_view dlogits = host_view(rank.device_logits, static_cast<tandem_dtype>(working_dtype_),
+                                         {last_batch_, last_seq_, vocab_});
+  dlogits.device = TANDEM_DEVICE_CUDA;
+  dlogits.device_index = gpu_->index();
+  sdk::call_checked([&](tandem_error* err) {
+    return rank.model_vt->backward(rank.model->handle(), &dlogits, rank.access(), err);
+  });
+  rank.timer->mark(Rank::kBackwardEnd);
+  sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->end_backward(rank.stage->handle(), err); });
+  rank.timer->mark(Rank::kReduced);
+  rank.time.forward = rank.timer->seconds(Rank::kForwardBegin, Rank::kForwardEnd);
+  rank.time.backward = rank.timer->seconds(Rank::kBackwardBegin, Rank::kBackwardEnd);
+  rank.time.communication = rank.timer->seconds(Rank::kBackwardEnd, Rank::kReduced);
+  rank.time.optimizer = 0;
 }
 
 void Engine::take_step(StepReport& report) {
@@ -183,7 +277,7 @@ void Engine::take_step(StepReport& report) {
   std::vector<double> norms(ranks_.size(), 0.0);
   bool stepped = false;
   const double loss_scale = scaler_.scale();  // the factor the gradients carry
-  pool_->run([&](int32_t r) {
+  on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     const auto t0 = Clock::now();
     double norm = 0;
@@ -205,10 +299,13 @@ void Engine::take_step(StepReport& report) {
       args.grad_scale = scale;
       args.group_hparams = hparams.data();
       args.group_count = static_cast<uint32_t>(hparams.size());
+      if (gpu_) rank.timer->mark(Rank::kStepBegin);
       sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->step(rank.stage->handle(), &args, err); });
+      if (gpu_) rank.timer->mark(Rank::kStepEnd);
       if (r == 0) stepped = true;
     }
-    rank.time.optimizer = seconds_since(t1);
+    rank.time.optimizer = gpu_ && std::isfinite(norm) ? rank.timer->seconds(Rank::kStepBegin, Rank::kStepEnd)
+                                                      : seconds_since(t1);
   });
   for (double n : norms)
     if (n != norms.front() && !(std::isnan(n) && std::isnan(norms.front())))
@@ -240,6 +337,24 @@ double Engine::evaluate(const std::vector<std::vector<TokenBatch>>& batches) {
   for (const std::vector<TokenBatch>& step : batches) {
     const Logits logits = forward(step, false);
     const int64_t rows = logits.batch * logits.seq;
+    if (gpu_) {  // the classifier kernel's losses, no gradient
+      on_ranks([&](int32_t r) {
+        Rank& rank = *ranks_[static_cast<size_t>(r)];
+        gpu::Loss::Request request;
+        request.logits = rank.device_logits;
+        request.dtype = working_dtype_;
+        request.rows = rows;
+        request.vocab = vocab_;
+        request.targets = step[static_cast<size_t>(r)].targets.data();
+        request.gradient = false;
+        rank.ce = rank.loss->run(request).ce;
+      });
+      for (size_t r = 0; r < step.size(); ++r) {
+        total += ranks_[r]->ce;
+        for (int32_t t : step[r].targets) count += t >= 0 ? 1 : 0;
+      }
+      continue;
+    }
     std::vector<float> losses(static_cast<size_t>(rows));
     for (size_t r = 0; r < step.size(); ++r) {
       compute::cross_entropy_forward(logits.per_rank[r], step[r].targets.data(), losses.data(), rows, vocab_);
@@ -257,7 +372,7 @@ std::vector<std::pair<std::string, std::vector<float>>> Engine::parameters() con
   std::vector<std::pair<std::string, std::vector<float>>> out;
   for (const tandem_model_param& p : params_) out.emplace_back(p.name, std::vector<float>(numel(p)));
   // get_param is collective (ZeRO-3 gathers): every rank takes part, rank 0 keeps the values.
-  pool_->run([&](int32_t r) {
+  on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     std::vector<float> scratch;
     for (uint32_t i = 0; i < params_.size(); ++i) {
@@ -286,7 +401,7 @@ void Engine::set_parameters(const std::vector<std::pair<std::string, std::vector
                                   std::to_string(numel(params_[i])) + " values, got " +
                                   std::to_string(values[i].second.size()));
   }
-  pool_->run([&](int32_t r) {
+  on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     for (uint32_t i = 0; i < params_.size(); ++i) {
       tandem_tensor_view view = host_view(const_cast<float*>(values[i].second.data()), TANDEM_DTYPE_F32,

@@ -6,6 +6,7 @@
 #include "engine/rank_pool.hpp"
 #include "engine/stage_choice.hpp"
 #include "tandem/call.hpp"
+#include "tandem/memory.hpp"
 
 namespace tandem {
 
@@ -94,14 +95,42 @@ void require_precision_support(const ResolvedConfig& config, const ModuleInfo& s
                     std::string(mixed_precision_name(config.precision)));
 }
 
+// SDK 1.2 gave stages a memory table (tandem/memory.h): an older stage keeps host memory, which a
+// model on a GPU cannot read.
+void require_device_support(const ResolvedConfig& config, const ModuleInfo& stage) {
+  if (stage.abi_minor >= 2) return;
+  throw ModuleError(config.source + ": this run is on a GPU, but stage module '" + stage.name + "' (" +
+                    stage.file.string() + ") was built against SDK " + std::to_string(stage.abi_major) + "." +
+                    std::to_string(stage.abi_minor) + ", which keeps its buffers in host memory (SDK 1.2 added device "
+                    "memory; this host is " + std::to_string(TANDEM_ABI_MAJOR) + "." + std::to_string(TANDEM_ABI_MINOR) +
+                    "). Rebuild the module against this SDK, or run on the cpu");
+}
+
+// A model computes on a GPU only if it says so (SDK 1.2's place()).
+void place_model(const ModuleInstance& model, const tandem_model_vtable& vt, const tandem_placement& where,
+                 uint32_t dtype) {
+  if (!TANDEM_HAS_FIELD(vt.struct_size, tandem_model_vtable, place) || vt.place == nullptr)
+    throw ModuleError("model module '" + std::string(model.module_name()) + "' (" + model.file().string() +
+                      ") was built against an SDK older than 1.2, which has no place(): it computes on the cpu only");
+  try {
+    sdk::call_checked([&](tandem_error* err) { return vt.place(model.handle(), &where, dtype, err); });
+  } catch (const std::exception& e) {
+    throw ModuleError("model module '" + std::string(model.module_name()) + "' (" + model.file().string() +
+                      ") cannot run on GPU " + std::to_string(where.device_index) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
-                   LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm) {
+                   LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm,
+                   std::shared_ptr<gpu::Device> gpu) {
   pool_ = std::move(pool);
   scaler_ = LossScaler(config_.loss_scaling);
   comm_ = std::move(comm);
+  gpu_ = std::move(gpu);
   scheduler_ = scheduler;
+  working_dtype_ = working_precision(config_);
   const int32_t world = pool_->size();
   if (static_cast<int32_t>(models.size()) != world)
     throw std::logic_error("Engine::build: one model instance per rank expected");
@@ -109,6 +138,7 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
   // Each rank's modules.
   const ModuleInfo& stage_module = choose_stage_module(config_, registry);
   require_precision_support(config_, stage_module);
+  if (gpu_) require_device_support(config_, stage_module);
   std::optional<OptimizerChoice> optimizer;
   const ModuleInfo* optimizer_module = nullptr;
   if (config_.optimizer) {
@@ -120,6 +150,13 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
     auto rank = std::make_unique<Rank>();
     rank->model = std::move(models[static_cast<size_t>(r)]);
     rank->model_vt = table_of<tandem_model_vtable>(*rank->model);
+    if (gpu_) {
+      gpu_->bind_thread();
+      place_model(*rank->model, *rank->model_vt, gpu_->placement(), working_dtype_);
+      rank->memory = gpu_->memory();
+      rank->loss = gpu::Loss::make(*gpu_);
+      rank->timer = gpu::Timer::make(*gpu_, Rank::kMarks);
+    }
     rank->stage = registry.create(stage_module, stage_module_params(config_), config_.source, name_ + ".stage");
     rank->stage_vt = table_of<tandem_stage_vtable>(*rank->stage);
     if (optimizer) {
@@ -157,7 +194,7 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
   // Each rank's stage, set up on its own thread (a stage may talk to the others while it does).
   const auto& comm_vt = comm_->vtable<tandem_comm_vtable>();
   const ZeroConfig& z = config_.zero;
-  pool_->run([&](int32_t r) {
+  on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     tandem_stage_setup setup{};
     setup.struct_size = sizeof setup;
@@ -184,7 +221,8 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
                                          z.param_persistence_threshold,
                                          z.model_persistence_threshold,
                                          z.optimizer_offload_device() != OffloadDevice::None ? 1 : 0,
-                                         static_cast<int32_t>(working_precision(config_))};
+                                         static_cast<int32_t>(working_dtype_)};
+    setup.memory = rank.memory ? rank.memory->table() : sdk::host_memory_ops();
     sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->setup(rank.stage->handle(), &setup, err); });
   });
 

@@ -8,6 +8,7 @@
 //   manifest.json       every other file's size and CRC-32C (tandem/checkpoint_manifest.hpp), last
 // Restoring all of it continues a run exactly: the fp32 master weights and the optimizer's moments
 // are the bits that were saved. load() refuses a directory whose manifest does not match its files.
+#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -55,6 +56,26 @@ size_t view_numel(const tandem_tensor_view& v) {
   return n;
 }
 
+// A state view's values on the host: the view itself there, a copy from a GPU kept in `copies` (the
+// tensors to write refer to it until they are written).
+std::span<const float> host_values(const tandem_tensor_view& view, size_t n, std::deque<std::vector<float>>& copies) {
+  if (view.device == TANDEM_DEVICE_CPU) return {static_cast<const float*>(view.data), n};
+  copies.emplace_back(n);
+  gpu::read_view(view, copies.back());
+  return copies.back();
+}
+
+// A tensor of the file into a state view, through the host for a GPU view.
+void read_into_view(const safetensors::File& file, const std::string& name, const tandem_tensor_view& view, size_t n) {
+  if (view.device == TANDEM_DEVICE_CPU) {
+    file.read_f32(name, std::span<float>(static_cast<float*>(view.data), n));
+    return;
+  }
+  std::vector<float> values(n);
+  file.read_f32(name, values);
+  gpu::write_view(values, view);
+}
+
 std::filesystem::path rank_file(const std::filesystem::path& dir, int32_t r) {
   return dir / ("rank" + std::to_string(r) + ".safetensors");
 }
@@ -69,8 +90,8 @@ std::vector<std::pair<std::string, tandem_tensor_view>> optimizer_buffers(const 
     tandem_tensor_view view{};
     view.struct_size = sizeof view;
     sdk::call_checked([&](tandem_error* err) { return vt.state_buffer(optimizer.handle(), i, &name, &view, err); });
-    if (view.dtype != TANDEM_DTYPE_F32 || view.device != TANDEM_DEVICE_CPU)
-      throw std::runtime_error(optimizer.label() + ": optimizer state '" + name + "' is not fp32 host memory");
+    if (view.dtype != TANDEM_DTYPE_F32 || (view.device != TANDEM_DEVICE_CPU && view.device != TANDEM_DEVICE_CUDA))
+      throw std::runtime_error(optimizer.label() + ": optimizer state '" + name + "' is not fp32 host or GPU memory");
     out.emplace_back(name, view);
   }
   return out;
@@ -88,9 +109,10 @@ void Engine::save(const std::filesystem::path& dir) const {
 
   // Each rank's master shards and optimizer state.
   if (has_optimizer_) {
-    pool_->run([&](int32_t r) {
+    on_ranks([&](int32_t r) {
       Rank& rank = *ranks_[static_cast<size_t>(r)];
       std::vector<safetensors::TensorData> shards;
+      std::deque<std::vector<float>> copies;  // GPU state, on the host while it is written
       safetensors::Metadata meta{{"rank", std::to_string(r)}, {"world_size", std::to_string(ranks_.size())}};
       for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
         tandem_tensor_view shard{};
@@ -101,14 +123,14 @@ void Engine::save(const std::filesystem::path& dir) const {
         });
         const size_t n = view_numel(shard);
         shards.push_back(safetensors::f32_tensor("master." + std::to_string(g), {static_cast<int64_t>(n)},
-                                                 std::span<const float>(static_cast<const float*>(shard.data), n)));
+                                                 host_values(shard, n, copies)));
         meta.emplace_back("master." + std::to_string(g) + ".offset", std::to_string(offset));
         meta.emplace_back("master." + std::to_string(g) + ".padded", std::to_string(padded));
       }
       for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
         const size_t n = view_numel(view);
-        shards.push_back(safetensors::f32_tensor("optimizer." + name, {static_cast<int64_t>(n)},
-                                                 std::span<const float>(static_cast<const float*>(view.data), n)));
+        shards.push_back(
+            safetensors::f32_tensor("optimizer." + name, {static_cast<int64_t>(n)}, host_values(view, n, copies)));
       }
       safetensors::write(rank_file(dir, r), shards, meta);
     });
@@ -205,7 +227,7 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
                              " with " + std::to_string(field("world_size").as_int()) +
                              " ranks; this engine runs stage " + std::to_string(config_.zero.stage) + " with " +
                              std::to_string(world_size()) + " ranks (load the weights alone to change either)");
-  pool_->run([&](int32_t r) {
+  on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     const safetensors::File file = safetensors::File::open(rank_file(dir, r));
     for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
@@ -217,12 +239,12 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
       });
       const size_t n = view_numel(shard);
       file.expect("master." + std::to_string(g), {static_cast<int64_t>(n)});
-      file.read_f32("master." + std::to_string(g), std::span<float>(static_cast<float*>(shard.data), n));
+      read_into_view(file, "master." + std::to_string(g), shard, n);
     }
     for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
       const size_t n = view_numel(view);
       file.expect("optimizer." + name, {static_cast<int64_t>(n)});
-      file.read_f32("optimizer." + name, std::span<float>(static_cast<float*>(view.data), n));
+      read_into_view(file, "optimizer." + name, view, n);
     }
   });
   global_steps_ = field("global_steps").as_int();

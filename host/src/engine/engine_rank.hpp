@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "device/gpu.hpp"
 #include "tandem/engine.hpp"
 #include "tandem/model.h"
 #include "tandem/optimizer.h"
@@ -21,10 +22,17 @@ struct Engine::Rank {
   const tandem_param_access* access() const { return stage_vt->param_access(stage->handle()); }
 
   std::vector<int32_t> tokens;    // the last forward's input (the model may refer to it until backward)
-  const float* logits = nullptr;  // the last forward's logits, owned by the model
+  const float* logits = nullptr;  // the last forward's logits, owned by the model (CPU runs)
   std::vector<float> row_losses, dlosses, dlogits;
   double ce = 0, kd = 0;          // the last backward's mean losses
   Timings time;
+
+  // GPU runs: the stage's memory, the loss on the device logits, and events around the phases.
+  std::unique_ptr<gpu::Device::Memory> memory;
+  std::unique_ptr<gpu::Loss> loss;
+  std::unique_ptr<gpu::Timer> timer;
+  void* device_logits = nullptr;  // the last forward's, owned by the model
+  enum Mark { kForwardBegin, kForwardEnd, kBackwardBegin, kBackwardEnd, kReduced, kStepBegin, kStepEnd, kMarks };
 };
 
 }  // namespace tandem

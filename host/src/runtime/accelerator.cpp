@@ -50,9 +50,11 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
   const DeepSpeedPlugin chosen = state_->plugin(name);  // PluginError for an unknown name
   const AcceleratorOptions& options = state_->options();
 
+  // On a GPU the communicator knows the world (and opening it is the first thing a GPU run does).
+  const bool on_gpu = options.device == RunDevice::cuda;
   ResolveInputs resolve_inputs;
   resolve_inputs.hidden_size = inputs.hidden_size;
-  resolve_inputs.world_size = options.world_size;
+  resolve_inputs.world_size = on_gpu ? state_->world_size() : options.world_size;
   resolve_inputs.micro_batch = inputs.micro_batch;
   resolve_inputs.grad_accum = options.gradient_accumulation_steps;
   resolve_inputs.lr = inputs.lr;
@@ -68,7 +70,7 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
   std::vector<std::shared_ptr<ModuleInstance>> models;
   if (inputs.model) {
     const ModuleInfo& module = registry.get(ModuleKind::Model, inputs.model->type);
-    const int64_t ranks = options.world_size;
+    const int64_t ranks = on_gpu ? state_->local_ranks() : options.world_size;
     for (int64_t r = 0; r < ranks; ++r)
       models.push_back(registry.create(module, &inputs.model->params, inputs.model->source, name + ".model"));
     if (!resolve_inputs.hidden_size)
@@ -100,7 +102,7 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
     prepared.engine_->name_ = name;
     prepared.engine_->config_ = config;
     prepared.engine_->build(registry, std::move(models), inputs.model->seed, prepared.scheduler_.get(),
-                            state_->ranks(), state_->comm());
+                            state_->ranks(), state_->comm(), on_gpu ? state_->gpu() : nullptr);
   }
   return prepared;
 }

@@ -2,8 +2,12 @@
 // plugins, the active plugin's name and the module registry; Accelerators share it.
 #include <mutex>
 
+#include <cstdlib>
+
+#include "device/gpu.hpp"
 #include "engine/rank_pool.hpp"
 #include "tandem/accelerator.hpp"
+#include "tandem/call.hpp"
 #include "tandem/comm.h"
 
 namespace tandem {
@@ -22,7 +26,20 @@ ProcessState& process_state() {
   return holder;
 }
 
+// LOCAL_RANK as torchrun, tandem launch and the MPI/Slurm wrappers set it: the GPU of this process.
+int local_rank_from_environment() {
+  const char* text = std::getenv("LOCAL_RANK");
+  if (text == nullptr || *text == '\0') return 0;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < 0 || value > 1 << 16)
+    throw PluginError(std::string("LOCAL_RANK is \"") + text + "\", not a rank (0, 1, ...)");
+  return static_cast<int>(value);
+}
+
 }  // namespace
+
+const char* run_device_name(RunDevice device) { return device == RunDevice::cuda ? "cuda" : "cpu"; }
 
 State::State(PluginSet plugins, AcceleratorOptions options)
     : plugins_(std::move(plugins)),
@@ -31,23 +48,52 @@ State::State(PluginSet plugins, AcceleratorOptions options)
       registry_(std::make_unique<ModuleRegistry>()) {
   if (options_.world_size < 1)
     throw PluginError("world_size must be at least 1, got " + std::to_string(options_.world_size));
+  if (options_.device == RunDevice::cuda && options_.world_size != 1)
+    throw PluginError("a GPU process is one rank (world_size " + std::to_string(options_.world_size) +
+                      " asks for thread-ranks, which are for the cpu): start one process per GPU instead");
   registry_->scan(ModuleRegistry::default_search_path(options_.module_path));
 }
 
 State::~State() {
   ranks_.reset();  // the threads stop before the communicator they use goes
   comm_.reset();
+  gpu_.reset();    // and the stream after the communicator that queues on it
 }
 
 std::shared_ptr<ModuleInstance> State::comm() {
   std::lock_guard lock(ranks_mutex_);
   if (!comm_) {
-    // Thread-ranks in this process; the nccl communicator (one rank per process) comes with GPUs.
     json::Value params = json::Value::object();
-    params.set("world_size", json::Value::integer(options_.world_size));
-    comm_ = registry_->create(registry_->get(ModuleKind::Comm, "local"), &params, "<accelerator options>", "comm");
+    if (options_.device == RunDevice::cpu) {  // thread-ranks in this process
+      params.set("world_size", json::Value::integer(options_.world_size));
+      comm_ = registry_->create(registry_->get(ModuleKind::Comm, "local"), &params, "<accelerator options>", "comm");
+    } else {  // this process's rank on its GPU; the environment says which rank and where they meet
+      gpu_ = gpu::Device::open(local_rank_from_environment());
+      gpu_->bind_thread();
+      params.set("device", json::Value::integer(gpu_->index()));
+      comm_ = registry_->create(registry_->get(ModuleKind::Comm, "nccl"), &params, "<accelerator options>", "comm");
+      const auto& vt = comm_->vtable<tandem_comm_vtable>();
+      if (!TANDEM_HAS_FIELD(vt.struct_size, tandem_comm_vtable, set_stream) || vt.set_stream == nullptr)
+        throw ModuleError(comm_->file().string() + ": communicator built against an SDK older than 1.2 cannot queue on a GPU stream");
+      sdk::call_checked([&](tandem_error* err) { return vt.set_stream(comm_->handle(), 0, gpu_->placement().stream, err); });
+    }
   }
   return comm_;
+}
+
+std::shared_ptr<gpu::Device> State::gpu() {
+  comm();
+  return gpu_;
+}
+
+int64_t State::world_size() {
+  const std::shared_ptr<ModuleInstance> c = comm();
+  return c->vtable<tandem_comm_vtable>().world_size(c->handle());
+}
+
+int64_t State::local_ranks() {
+  const std::shared_ptr<ModuleInstance> c = comm();
+  return c->vtable<tandem_comm_vtable>().local_rank_count(c->handle());
 }
 
 std::shared_ptr<RankPool> State::ranks() {

@@ -24,14 +24,37 @@ std::string device_description() {
          std::to_string(prop.multiProcessorCount) + " SMs)";
 }
 
+// From the device's default memory pool (as stages' stream-ordered allocations are), so that one
+// pool's statistics count every allocation tandem makes; ready for any stream on return.
 void* device_malloc(size_t bytes) {
   void* p = nullptr;
-  detail::check(cudaMalloc(&p, bytes), "cudaMalloc of " + std::to_string(bytes) + " bytes");
+  detail::check(cudaMallocAsync(&p, bytes, nullptr), "cudaMallocAsync of " + std::to_string(bytes) + " bytes");
+  detail::check(cudaStreamSynchronize(nullptr), "cudaMallocAsync of " + std::to_string(bytes) + " bytes");
   return p;
 }
 
 void device_free(void* p) noexcept {
-  if (p) (void)cudaFree(p);
+  if (p) (void)cudaFree(p);  // synchronises the device first: no queued kernel still reads it
+}
+
+PoolUsage pool_usage() {
+  int device = 0;
+  detail::check(cudaGetDevice(&device), "cudaGetDevice");
+  cudaMemPool_t pool = nullptr;
+  detail::check(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
+  uint64_t used = 0, peak = 0;
+  detail::check(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &used), "cudaMemPoolGetAttribute");
+  detail::check(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &peak), "cudaMemPoolGetAttribute");
+  return PoolUsage{static_cast<size_t>(used), static_cast<size_t>(peak)};
+}
+
+void reset_pool_peak() {
+  int device = 0;
+  detail::check(cudaGetDevice(&device), "cudaGetDevice");
+  cudaMemPool_t pool = nullptr;
+  detail::check(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
+  uint64_t zero = 0;
+  detail::check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero), "cudaMemPoolSetAttribute");
 }
 
 void copy_to_device(void* dst, const void* src, size_t bytes) {
@@ -62,6 +85,17 @@ Event::~Event() {
   if (event_) (void)cudaEventDestroy(event_);
 }
 void Event::record(cudaStream_t stream) { detail::check(cudaEventRecord(event_, stream), "cudaEventRecord"); }
+void Event::synchronize() const { detail::check(cudaEventSynchronize(event_), "cudaEventSynchronize (a fault surfaces here)"); }
+
+void* host_malloc_pinned(size_t bytes) {
+  void* p = nullptr;
+  if (bytes == 0) return p;
+  detail::check(cudaHostAlloc(&p, bytes, cudaHostAllocPortable), "cudaHostAlloc of " + std::to_string(bytes) + " bytes");
+  return p;
+}
+void host_free_pinned(void* p) noexcept {
+  if (p) (void)cudaFreeHost(p);
+}
 float Event::milliseconds_since(const Event& earlier) const {
   detail::check(cudaEventSynchronize(event_), "cudaEventSynchronize");
   float ms = 0;

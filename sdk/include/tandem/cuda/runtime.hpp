@@ -41,6 +41,14 @@ std::string device_description();
 
 void* device_malloc(size_t bytes);  // throws Error (naming the size) when the device is out of memory
 void device_free(void* p) noexcept;
+// Device memory in use by this process's allocations (device_malloc's and the stages'
+// stream-ordered ones: the device's default memory pool), now and at most since reset_pool_peak():
+// what torch.cuda.memory_allocated / max_memory_allocated report for PyTorch.
+struct PoolUsage {
+  size_t used = 0, peak = 0;
+};
+PoolUsage pool_usage();
+void reset_pool_peak();
 void copy_to_device(void* dst, const void* src, size_t bytes);  // synchronous
 void copy_to_host(void* dst, const void* src, size_t bytes);    // synchronous
 void fill_bytes(void* dst, int byte, size_t bytes);              // synchronous memset
@@ -58,6 +66,7 @@ class Event {
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
   void record(cudaStream_t stream);
+  void synchronize() const;  // waits for the work before the mark
   float milliseconds_since(const Event& earlier) const;
 
  private:
@@ -67,6 +76,33 @@ class Event {
 // Bytes of device memory in use now on the current device, by every process (cudaMemGetInfo): a
 // benchmark alone on a machine reads its own use from the difference to a reading taken first.
 size_t device_memory_used();
+
+// Pinned (page-locked) host memory: copies between it and the device run asynchronously at full speed.
+void* host_malloc_pinned(size_t bytes);
+void host_free_pinned(void* p) noexcept;
+
+// A typed pinned host allocation that frees itself.
+template <class T>
+class HostArray {
+ public:
+  HostArray() = default;
+  explicit HostArray(size_t n) : p_(static_cast<T*>(host_malloc_pinned(n * sizeof(T)))), n_(n) {}
+  ~HostArray() { host_free_pinned(p_); }
+  HostArray(HostArray&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  HostArray& operator=(HostArray&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  HostArray(const HostArray&) = delete;
+  HostArray& operator=(const HostArray&) = delete;
+  T* get() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 // A typed device allocation that frees itself; elements are trivially copyable (float, bf16, int32_t).
 template <class T>

@@ -1,0 +1,90 @@
+// What libtandem needs of a GPU, behind an interface that builds without CUDA: the device a process
+// rank uses and its stream, a stage's memory on it, the loss on device logits, phase timings, and
+// copies of device views for checkpoints. gpu_cuda.cpp implements it where the CUDA backend is built;
+// gpu_none.cpp elsewhere, where opening a GPU fails saying the build has no CUDA.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tandem/memory.h"
+#include "tandem/tensor.h"
+
+namespace tandem::gpu {
+
+// Whether this libtandem has the CUDA backend, and how many GPUs it can use (0, with why).
+bool built_with_cuda();
+int device_count(std::string* why = nullptr);
+
+// One GPU and the stream this process's rank computes on: every engine of the process queues its
+// work there, in program order (a teacher's logits are ready for the student's loss without a
+// synchronisation). Made once per process by State.
+class Device {
+ public:
+  // Throws std::runtime_error naming the device, or why there is none.
+  static std::shared_ptr<Device> open(int index);
+  virtual ~Device() = default;
+
+  virtual int index() const = 0;
+  virtual std::string description() const = 0;  // "NVIDIA H200 (sm_90, 132 SMs)"
+  virtual tandem_placement placement() const = 0;
+  // Makes the device current on the calling thread (the rank threads call this first).
+  virtual void bind_thread() const = 0;
+  virtual void synchronize() const = 0;
+  // A stage's memory on this device (tandem/memory.h), one per stage instance.
+  class Memory {
+   public:
+    virtual ~Memory() = default;
+    virtual const tandem_memory_ops* table() const = 0;
+  };
+  virtual std::unique_ptr<Memory> memory() const = 0;
+  // Device memory this process's allocations use now and at most since reset_peak().
+  virtual size_t memory_in_use() const = 0;
+  virtual size_t memory_peak() const = 0;
+  virtual void reset_peak() const = 0;
+};
+
+// The classifier's losses on device logits, for one engine rank: cross-entropy against targets
+// (host, checked there: a target >= vocab is an error naming the row) and, for distillation, the KL
+// against a teacher's device logits, with the gradient written over the logits in the same pass
+// (tandem/cuda/classifier.hpp). Returns the sums over rows; the host reads only the per-row losses.
+class Loss {
+ public:
+  static std::unique_ptr<Loss> make(const Device& device);
+  virtual ~Loss() = default;
+
+  struct Request {
+    void* logits = nullptr;  // [rows, vocab] of `dtype` on the device; overwritten by the gradient
+    uint32_t dtype = TANDEM_DTYPE_F32;
+    int64_t rows = 0, vocab = 0;
+    const int32_t* targets = nullptr;  // host, rows; < 0 ignored
+    const void* teacher = nullptr;     // device logits of the same shape and dtype, or null
+    double temperature = 1.0, alpha = 0.5;
+    double ce_scale = 0, kl_scale = 0;  // gradient weights (see classifier.hpp)
+    bool gradient = true;               // false: losses only, logits left as they are
+  };
+  struct Sums {
+    double ce = 0, kl = 0;  // over rows (ignored rows add 0)
+  };
+  virtual Sums run(const Request& request) = 0;
+};
+
+// Elapsed device time between marks queued on the device's stream.
+class Timer {
+ public:
+  static std::unique_ptr<Timer> make(const Device& device, int marks);
+  virtual ~Timer() = default;
+  virtual void mark(int index) = 0;
+  // Seconds between two marks (waits for the later one).
+  virtual double seconds(int from, int to) = 0;
+};
+
+// A view's fp32 values to or from the host, whichever device it is on (a device view waits for all
+// the device's work first). Checkpoints read and write optimizer state and master shards this way.
+void read_view(const tandem_tensor_view& view, std::span<float> out);
+void write_view(std::span<const float> values, const tandem_tensor_view& view);
+
+}  // namespace tandem::gpu
