@@ -15,9 +15,13 @@ extern "C" const tandem_module_descriptor* tandem_module_descriptor_adamw(void);
 
 namespace tandem::test {
 
+// adamw steps host shards everywhere, and device shards where it is built with the CUDA backend.
+constexpr uint32_t kAdamwCapabilities =
+    TANDEM_OPTIMIZER_RUNS_ON_HOST | (TANDEM_TEST_WITH_CUDA ? uint32_t{TANDEM_OPTIMIZER_RUNS_ON_DEVICE} : 0u);
+
 INSTANTIATE_TEST_SUITE_P(adamw, OptimizerConformance,
                          ::testing::Values(adam_family("adamw", &tandem_module_descriptor_adamw,
-                                                       TANDEM_OPTIMIZER_RUNS_ON_HOST)),
+                                                       kAdamwCapabilities)),
                          factory_name);
 
 namespace {
@@ -140,7 +144,7 @@ TEST(AdamW, LoadsAsASharedModuleAndSteps) {
   const json::Document params = json::parse(R"({"lr": 0.01, "weight_decay": 0.1})");
   const std::shared_ptr<ModuleInstance> instance = registry.create(info, &params.root, params.source, "test.optimizer");
   sdk::OptimizerClient opt(instance->handle(), &instance->vtable<tandem_optimizer_vtable>());
-  EXPECT_EQ(opt.capabilities(), static_cast<uint32_t>(TANDEM_OPTIMIZER_RUNS_ON_HOST));
+  EXPECT_EQ(opt.capabilities(), kAdamwCapabilities);
   EXPECT_EQ(opt.defaults().lr, 0.01);
   opt.init_state(3);
   std::vector<float> p{1.0f, -2.0f, 0.5f}, g{0.1f, 0.2f, -0.3f};

@@ -36,6 +36,13 @@
 
 namespace tandem {
 
+// Where this process computes. cpu: world_size ranks as threads, the `local` communicator.
+// cuda: one GPU, one rank per process, the `nccl` communicator; RANK, WORLD_SIZE and LOCAL_RANK
+// (torchrun's variables; LOCAL_RANK picks the GPU) say which rank this is, MASTER_ADDR and
+// MASTER_PORT where the ranks meet; without them, a world of one on GPU 0.
+enum class RunDevice { cpu, cuda };
+const char* run_device_name(RunDevice device);  // "cpu", "cuda"
+
 class RankPool;
 namespace gpu {
 class Device;

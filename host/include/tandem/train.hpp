@@ -45,6 +45,8 @@ struct RunFile {
   json::Value deepspeed;               // the config: its text is parsed as a DeepSpeed config
   std::string deepspeed_source;        // the config's file, or the run file for an inline one
   int64_t ranks = 1;
+  // "cpu" (ranks are threads) or "cuda": the run on one GPU per process (AcceleratorOptions).
+  RunDevice device = RunDevice::cpu;
   int64_t steps = 0;
   std::optional<int64_t> seq_len;
   std::optional<int64_t> micro_batch;

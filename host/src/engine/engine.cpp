@@ -101,7 +101,7 @@ Logits Engine::forward(const std::vector<TokenBatch>& batches, bool train) {
     sdk::call_checked([&](tandem_error* err) {
       return rank.model_vt->forward(rank.model->handle(), &tokens, rank.access(), train ? 1 : 0, &logits, err);
     });
-    const uint32_t want_dtype = gpu_ ? working_dtype_ : TANDEM_DTYPE_F32;
+    const uint32_t want_dtype = gpu_ ? working_dtype_ : static_cast<uint32_t>(TANDEM_DTYPE_F32);
     const uint32_t want_device = gpu_ ? TANDEM_DEVICE_CUDA : TANDEM_DEVICE_CPU;
     if (logits.dtype != want_dtype || logits.device != want_device || logits.ndim != 3 || logits.shape[2] != vocab_)
       throw std::runtime_error(name_ + ": the model returned logits that are not " + sdk::dtype_name(want_dtype) +

@@ -2,10 +2,9 @@
 // plugins, the active plugin's name and the module registry; Accelerators share it.
 #include <mutex>
 
-#include <cstdlib>
-
 #include "device/gpu.hpp"
 #include "engine/rank_pool.hpp"
+#include "runtime/launch_env.hpp"
 #include "tandem/accelerator.hpp"
 #include "tandem/call.hpp"
 #include "tandem/comm.h"
@@ -26,16 +25,6 @@ ProcessState& process_state() {
   return holder;
 }
 
-// LOCAL_RANK as torchrun, tandem launch and the MPI/Slurm wrappers set it: the GPU of this process.
-int local_rank_from_environment() {
-  const char* text = std::getenv("LOCAL_RANK");
-  if (text == nullptr || *text == '\0') return 0;
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 0 || value > 1 << 16)
-    throw PluginError(std::string("LOCAL_RANK is \"") + text + "\", not a rank (0, 1, ...)");
-  return static_cast<int>(value);
-}
 
 }  // namespace
 
@@ -67,10 +56,20 @@ std::shared_ptr<ModuleInstance> State::comm() {
     if (options_.device == RunDevice::cpu) {  // thread-ranks in this process
       params.set("world_size", json::Value::integer(options_.world_size));
       comm_ = registry_->create(registry_->get(ModuleKind::Comm, "local"), &params, "<accelerator options>", "comm");
-    } else {  // this process's rank on its GPU; the environment says which rank and where they meet
-      gpu_ = gpu::Device::open(local_rank_from_environment());
+    } else {  // this process's rank on its GPU; the launcher's environment says which and where they meet
+      LaunchEnv env;
+      try {
+        env = read_launch_env();
+      } catch (const std::invalid_argument& e) {
+        throw PluginError(std::string("the launch environment: ") + e.what());
+      }
+      gpu_ = gpu::Device::open(env.local_rank);
       gpu_->bind_thread();
       params.set("device", json::Value::integer(gpu_->index()));
+      params.set("rank", json::Value::integer(env.rank));
+      params.set("world_size", json::Value::integer(env.world_size));
+      params.set("master_addr", json::Value::string(env.master_addr));
+      params.set("master_port", json::Value::integer(env.master_port));
       comm_ = registry_->create(registry_->get(ModuleKind::Comm, "nccl"), &params, "<accelerator options>", "comm");
       const auto& vt = comm_->vtable<tandem_comm_vtable>();
       if (!TANDEM_HAS_FIELD(vt.struct_size, tandem_comm_vtable, set_stream) || vt.set_stream == nullptr)

@@ -38,6 +38,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   plugins.add("teacher", DeepSpeedPlugin(load_deepspeed(run.teacher.deepspeed, run.teacher.deepspeed_source)));
   AcceleratorOptions accel;
   accel.world_size = r.ranks;
+  accel.device = r.device;
   accel.module_path = options.module_path;
   Accelerator accelerator(std::move(plugins), accel);
   PrepareInputs student_inputs = prepare_inputs(r);

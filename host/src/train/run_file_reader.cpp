@@ -115,6 +115,13 @@ void read_training_keys(RunFileReader& in, RunFile& run) {
   if (const json::Value* v = data.find("val_fraction")) run.val_fraction = in.number(*v, 0.0, 0.5);
 
   if (const json::Value* v = in.get("ranks")) run.ranks = in.integer(*v, 1);
+  if (const json::Value* v = in.get("device")) {
+    const std::string device = in.string(*v);
+    if (device != "cpu" && device != "cuda") in.fail(*v, "the device is \"cpu\" or \"cuda\"");
+    run.device = device == "cuda" ? RunDevice::cuda : RunDevice::cpu;
+    if (run.device == RunDevice::cuda && run.ranks != 1)
+      in.fail(*v, "a \"cuda\" run is one rank per process (\"ranks\" counts CPU thread-ranks): leave \"ranks\" at 1");
+  }
   run.steps = in.integer(in.required("steps"), 1);
   if (const json::Value* v = in.get("seq_len")) run.seq_len = in.integer(*v, 1);
   if (const json::Value* v = in.get("micro_batch")) run.micro_batch = in.integer(*v, 1);

@@ -57,7 +57,7 @@ void read_deepspeed(const RunFileReader& in, const json::Value& value, const std
 // checkpoint_interval, keep_checkpoints, max_nonfinite_steps, metrics, data_cache, init_from. Sets run.model.seed from "seed".
 void read_training_keys(RunFileReader& in, RunFile& run);
 inline constexpr const char* kTrainingKeys =
-    "data, ranks, steps, seq_len, micro_batch, lr, weight_decay, warmup_steps, seed, eval_interval, eval_batches, "
+    "data, device, ranks, steps, seq_len, micro_batch, lr, weight_decay, warmup_steps, seed, eval_interval, eval_batches, "
     "checkpoint_dir, checkpoint_interval, keep_checkpoints, max_nonfinite_steps, metrics, data_cache, init_from";
 
 }  // namespace tandem

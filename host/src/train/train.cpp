@@ -20,6 +20,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   plugins.add("train", DeepSpeedPlugin(load_deepspeed(run.deepspeed, run.deepspeed_source)));
   AcceleratorOptions accel;
   accel.world_size = run.ranks;
+  accel.device = run.device;
   accel.module_path = options.module_path;
   Accelerator accelerator(std::move(plugins), accel);
   PrepareInputs inputs = prepare_inputs(run);

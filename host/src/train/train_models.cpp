@@ -77,6 +77,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     plugins.add(m.name, DeepSpeedPlugin(load_deepspeed(m.run.deepspeed, m.run.deepspeed_source)));
   AcceleratorOptions accel;
   accel.world_size = shared.ranks;
+  accel.device = shared.device;
   accel.module_path = options.module_path;
   std::vector<Accelerator> accelerators;
   accelerators.emplace_back(std::move(plugins), accel);

@@ -6,6 +6,9 @@
 #include "gpt_model.hpp"
 #include "gpt_params.hpp"
 #include "tandem/model.hpp"
+#if TANDEM_GPT_CUDA
+#include "gpt_gpu.hpp"
+#endif
 
 namespace {
 
@@ -102,17 +105,51 @@ class GptModule final : public sdk::Model {
 
   tandem_tensor_view forward(const tandem_tensor_view& tokens, sdk::ParamAccess& access, bool train) override {
     AccessBridge bridge(access);
+#if TANDEM_GPT_CUDA
+    if (gpu_) {
+      const compute::TensorView t = to_compute(tokens);
+      t.expect(compute::DType::i32, compute::Device::cpu, t.shape, "gpt (cuda): tokens (host I32 [B, T])");
+      if (t.shape.rank() != 2) throw std::invalid_argument("gpt (cuda): tokens must be [B, T]");
+      tandem_tensor_view out = to_c(gpu_->forward(bridge, t.as<int32_t>(), t.shape[0], t.shape[1], train));
+      out.device_index = device_index_;
+      return out;
+    }
+#endif
     return to_c(model_.forward(bridge, to_compute(tokens), train));
   }
   void backward(const tandem_tensor_view& dlogits, sdk::ParamAccess& access) override {
     AccessBridge bridge(access);
+#if TANDEM_GPT_CUDA
+    if (gpu_) {
+      if (dlogits.device != TANDEM_DEVICE_CUDA) throw std::invalid_argument("gpt (cuda): dlogits must be on the GPU");
+      gpu_->backward(bridge, dlogits.data);
+      return;
+    }
+#endif
     model_.backward(bridge, to_compute(dlogits));
+  }
+
+  // The CPU (the default), or a GPU where this module is built with the CUDA backend: fp32 or bf16.
+  void place(const tandem_placement& where, tandem_dtype dtype) override {
+    if (where.device == TANDEM_DEVICE_CPU) return;
+    if (where.device != TANDEM_DEVICE_CUDA) throw sdk::Unsupported("gpt: unknown device type");
+#if TANDEM_GPT_CUDA
+    gpu_ = gpt::make_gpu_model(cfg_, where, dtype);
+    device_index_ = where.device_index;
+#else
+    (void)dtype;
+    throw sdk::Unsupported("this gpt module was built without the CUDA backend (no nvcc when it was configured)");
+#endif
   }
 
  private:
   gpt::GptConfig cfg_;
   std::vector<gpt::GptParam> params_;
   gpt::GptModel<float> model_;
+#if TANDEM_GPT_CUDA
+  std::unique_ptr<gpt::GpuModel> gpu_;  // after place() on a GPU: every pass runs there
+  int32_t device_index_ = 0;
+#endif
 };
 
 }  // namespace

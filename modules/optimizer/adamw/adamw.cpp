@@ -10,6 +10,10 @@
 // checks are shared with cpu_adamw (../common/adam_params.hpp); the update itself is in
 // ../common/adam_kernel.hpp; here are the parameters, the checks and the parallel loop (oneTBB, chunks of
 // kGrain elements; the result does not depend on the chunking, see the kernel).
+//
+// On a GPU (place() with a CUDA device, where this module is built with the CUDA backend): the state
+// lives on the device and each group is one launch of the fused kernel (tandem/cuda/adamw.hpp: the same
+// rule bit for bit, the same float constants), queued on the stage's stream: FusedAdam's place.
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
@@ -17,6 +21,11 @@
 #include "../common/adam_params.hpp"
 #include "tandem/fork_join_annotation.hpp"
 #include "tandem/optimizer.hpp"
+#if TANDEM_ADAMW_CUDA
+#include "tandem/compute/bf16.hpp"
+#include "tandem/cuda/adamw.hpp"
+#include "tandem/cuda/device_memory.hpp"
+#endif
 
 namespace {
 
@@ -33,7 +42,23 @@ class AdamW final : public tandem::sdk::Optimizer {
  public:
   explicit AdamW(const tandem::sdk::Params& p) : Optimizer({"exp_avg", "exp_avg_sq"}), settings_(p) {}
 
+#if TANDEM_ADAMW_CUDA
+  uint32_t capabilities() const override { return TANDEM_OPTIMIZER_RUNS_ON_HOST | TANDEM_OPTIMIZER_RUNS_ON_DEVICE; }
+  tandem::sdk::StateBuffer state_buffer(uint32_t index) override {
+    if (!on_device()) return Optimizer::state_buffer(index);
+    if (index > 1) throw std::invalid_argument("state_buffer: index " + std::to_string(index) + " of 2 buffers");
+    if (!has_state()) throw std::invalid_argument("state_buffer: init_state() was not called yet");
+    return tandem::sdk::StateBuffer{index == 0 ? "exp_avg" : "exp_avg_sq", (index == 0 ? m_ : v_).get(), numel(),
+                                    TANDEM_DEVICE_CUDA, where_.device_index};
+  }
+  void place(const tandem_placement& where) override {
+    if (where.device != TANDEM_DEVICE_CPU && where.device != TANDEM_DEVICE_CUDA)
+      throw tandem::sdk::Unsupported("adamw: unknown device type");
+    where_ = where;
+  }
+#else
   uint32_t capabilities() const override { return TANDEM_OPTIMIZER_RUNS_ON_HOST; }
+#endif
 
   OptimizerHparams defaults() const override { return settings_.defaults(); }
 
@@ -46,6 +71,12 @@ class AdamW final : public tandem::sdk::Optimizer {
       const StepConstants c = tandem_adamw::make_constants(h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, s.step,
                                                            settings_.bias_correction,
                                                            settings_.adam_w_mode, s.grad_scale);
+#if TANDEM_ADAMW_CUDA
+      if (on_device()) {
+        device_update(s, group, c);
+        continue;
+      }
+#endif
       if (s.grads.dtype() == TANDEM_DTYPE_BF16)
         update_group(s, group, s.grads.bf16(group.offset, group.count).data(), c);
       else
@@ -88,6 +119,35 @@ class AdamW final : public tandem::sdk::Optimizer {
     fork_join.joined();
   }
 
+#if TANDEM_ADAMW_CUDA
+  bool on_device() const { return where_.device == TANDEM_DEVICE_CUDA; }
+
+  void allocate_state(size_t numel) override {
+    if (!on_device()) return Optimizer::allocate_state(numel);
+    tandem::cuda::set_device(where_.device_index);
+    for (auto* a : {&m_, &v_}) {
+      *a = tandem::cuda::DeviceArray<float>(numel);
+      tandem::cuda::fill_bytes(a->get(), 0, numel * sizeof(float));
+    }
+  }
+
+  // One fused launch for the group, on the stage's stream.
+  void device_update(const OptimizerStep& s, const OptimizerGroup& group, const StepConstants& c) {
+    auto* stream = static_cast<cudaStream_t>(where_.stream);
+    const size_t o = group.offset;
+    auto* p16 = s.params_bf16.empty() ? nullptr : reinterpret_cast<tandem::cuda::bf16*>(s.params_bf16.data() + o);
+    const auto n = static_cast<int64_t>(group.count);
+    if (s.grads.dtype() == TANDEM_DTYPE_BF16)
+      tandem::cuda::adam_update(s.params.data() + o,
+                                reinterpret_cast<const tandem::cuda::bf16*>(s.grads.bf16(o, group.count).data()),
+                                m_.get() + o, v_.get() + o, p16, n, c, stream);
+    else
+      tandem::cuda::adam_update(s.params.data() + o, s.grads.f32(o, group.count).data(), m_.get() + o, v_.get() + o,
+                                p16, n, c, stream);
+  }
+
+  tandem::cuda::DeviceArray<float> m_, v_;  // the state on the GPU
+#endif
   tandem_adam::AdamSettings settings_;
 };
 
