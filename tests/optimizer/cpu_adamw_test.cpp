@@ -42,7 +42,8 @@ std::string with_param(const std::string& params_json, const std::string& extra)
 }
 
 OptimizerFactory cpu_factory(const std::string& name, const std::string& extra) {
-  OptimizerFactory f = adam_family(name, &tandem_module_descriptor_cpu_adamw, TANDEM_OPTIMIZER_RUNS_ON_HOST);
+  OptimizerFactory f = adam_family(name, &tandem_module_descriptor_cpu_adamw,
+                                   TANDEM_OPTIMIZER_RUNS_ON_HOST | TANDEM_OPTIMIZER_CALLS_TILE_HOOKS);
   if (!extra.empty())
     for (ReferenceConfig& c : f.configs) c.params_json = with_param(c.params_json, extra);
   f.invalid_params.push_back({R"({"simd": "sse"})", true, TANDEM_STATUS_OK, "simd"});

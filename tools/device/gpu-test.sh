@@ -4,6 +4,8 @@
 #   OUT_DIR/bin/   every test binary that ctest labels `gpu`
 #   OUT_DIR/lib/   libtandem.so, libtbb.so.12 and OpenBLAS (RUNPATH $ORIGIN/../lib and LD_LIBRARY_PATH find them)
 #   OUT_DIR/run-gpu-tests.sh   runs them all there, cuBLASLt and NCCL taken from PyTorch's wheels
+#   OUT_DIR/tools/, bench/     the tandem CLI, bench_train_gpu, tools/bench/gpu.sh and the PyTorch peer
+#   OUT_DIR/env.sh             the environment every command there starts from
 #
 #   tools/device/gpu-test.sh [BUILD_DIR [OUT_DIR]]       (defaults: build-gpu, bundle)
 #
@@ -33,16 +35,32 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 cp -a "${binaries[@]}" "$out/bin/"
 cp -a "$build"/lib/libtandem.so* "$out/lib/"
+mkdir -p "$out/lib/tandem/modules"
+cp -a "$build"/lib/tandem/modules/*.so "$out/lib/tandem/modules/"  # the engine tests load them
 "$root/tools/device/carry-libs.sh" "$out/lib"
+# The GPU benchmarks ride along (tools/bench/gpu.sh: tandem's workloads and the PyTorch peer).
+cmake --build "$build" -j"${JOBS:-2}" --target bench_train_gpu tandem_cli >/dev/null
+mkdir -p "$out/tools"  # not bin/: run-gpu-tests.sh runs everything there
+cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$out/tools/"
+mkdir -p "$out/bench"
+cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/../shared/peers/torch_anchor.py "$out/bench/"
+
+# What every command there sources first: the bundle's libraries, then cuBLASLt, the CUDA runtime
+# and NCCL from PyTorch's wheels (the binaries' RUNPATH names the usual place; this finds others),
+# and NVLink multicast off (KINDS.md).
+cat >"$out/env.sh" <<'ENV'
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+extra=$(find /opt /usr \( -name libcublasLt.so.13 -o -name libcudart.so.13 -o -name libnccl.so.2 \) -path '*site-packages/nvidia/*' 2>/dev/null |
+  xargs -r -n1 dirname | sort -u | paste -sd: -)
+export LD_LIBRARY_PATH=$here/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export NCCL_NVLS_ENABLE=0
+ENV
 
 cat >"$out/run-gpu-tests.sh" <<'RUN'
 #!/usr/bin/env bash
 # Runs every GPU test binary of this bundle; exit status non-zero if any fails. GTEST_FILTER etc. pass through.
 here=$(cd "$(dirname "$0")" && pwd)
-# cuBLASLt and NCCL from PyTorch's wheels (the binaries' RUNPATH names the usual place; this finds others).
-extra=$(find /opt /usr \( -name libcublasLt.so.13 -o -name libcudart.so.13 -o -name libnccl.so.2 \) -path '*site-packages/nvidia/*' 2>/dev/null |
-  xargs -r -n1 dirname | sort -u | paste -sd: -)
-export LD_LIBRARY_PATH=$here/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+source "$here/env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 status=0
 for t in "$here"/bin/*; do

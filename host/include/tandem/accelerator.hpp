@@ -126,6 +126,13 @@ class State {
   int64_t local_ranks();
   // The GPU of a cuda process, opened with the communicator; nullptr on the cpu.
   std::shared_ptr<gpu::Device> gpu();
+  // A cuda process's GPU in words ("NVIDIA H200 (sm_90, 132 SMs)"; "cpu" on the cpu), and the device
+  // memory its allocations use (every engine's, optimizer state included): now, and at most since
+  // reset_gpu_memory_peak() - what torch.cuda.memory_allocated / max_memory_allocated report. 0 on the cpu.
+  std::string device_description();
+  size_t gpu_memory_in_use();
+  size_t gpu_memory_peak();
+  void reset_gpu_memory_peak();
 
   ~State();
 

@@ -85,6 +85,22 @@ std::shared_ptr<gpu::Device> State::gpu() {
   return gpu_;
 }
 
+std::string State::device_description() {
+  const std::shared_ptr<gpu::Device> g = options_.device == RunDevice::cuda ? gpu() : nullptr;
+  return g ? g->description() : "cpu";
+}
+size_t State::gpu_memory_in_use() {
+  const std::shared_ptr<gpu::Device> g = options_.device == RunDevice::cuda ? gpu() : nullptr;
+  return g ? g->memory_in_use() : 0;
+}
+size_t State::gpu_memory_peak() {
+  const std::shared_ptr<gpu::Device> g = options_.device == RunDevice::cuda ? gpu() : nullptr;
+  return g ? g->memory_peak() : 0;
+}
+void State::reset_gpu_memory_peak() {
+  if (options_.device == RunDevice::cuda) gpu()->reset_peak();
+}
+
 int64_t State::world_size() {
   const std::shared_ptr<ModuleInstance> c = comm();
   return c->vtable<tandem_comm_vtable>().world_size(c->handle());

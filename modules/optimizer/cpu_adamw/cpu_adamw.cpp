@@ -105,9 +105,11 @@ void CpuAdamW::step(const OptimizerStep& s) {
          k = next.fetch_add(1, std::memory_order_relaxed)) {
       const Work& w = work[k];
       const size_t o = w.tile.offset;
+      s.before_tile(o, w.tile.count);
       if (hooks_.before) hooks_.before(w.tile);
       w.kernel(w.tile.count, p + o, g + o * grad_size, m + o, v + o, write_bf16 ? p16 + o : nullptr, *w.constants);
       if (hooks_.after) hooks_.after(w.tile);
+      s.after_tile(o, w.tile.count);
     }
   };
   const size_t workers =

@@ -43,7 +43,9 @@ struct Tile {
   size_t count = 0;
 };
 
-// Optional callbacks, run on the worker that computes the tile (concurrently for different tiles):
+// Optional callbacks, run on the worker that computes the tile (concurrently for different tiles),
+// after the stage's own (SDK 1.2's before_tile / after_tile of the step's arguments, which a stage
+// streaming an offloaded step through this optimizer gives):
 //   before(t): before tile t is read (e.g. wait until its gradients have arrived on the host);
 //   after(t):  once its fp32 params, bf16 params and state are written (e.g. start its copy to the device).
 // An exception thrown by a hook stops the step and reaches the caller of step().
@@ -56,7 +58,7 @@ class CpuAdamW final : public tandem::sdk::Optimizer {
  public:
   explicit CpuAdamW(const tandem::sdk::Params& p);
 
-  uint32_t capabilities() const override { return TANDEM_OPTIMIZER_RUNS_ON_HOST; }
+  uint32_t capabilities() const override { return TANDEM_OPTIMIZER_RUNS_ON_HOST | TANDEM_OPTIMIZER_CALLS_TILE_HOOKS; }
   tandem::sdk::OptimizerHparams defaults() const override { return settings_.defaults(); }
   void step(const tandem::sdk::OptimizerStep& s) override;
 

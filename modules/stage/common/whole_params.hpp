@@ -178,10 +178,16 @@ class WholeParams {
           memory_.copy_async(host_grads_.data() + b, grads + b, std::min(kOffloadChunk, n - b) * sizeof(float)));
     opt.grads = host_grads_.data();
     if (storage_ == TANDEM_DTYPE_BF16) opt.params_bf16 = host_working_.data();
-    opt.hook_ctx = this;
-    opt.before_tile = &before_tile;
-    opt.after_tile = &after_tile;
-    optimizer.step(opt);
+    if ((optimizer.capabilities() & TANDEM_OPTIMIZER_CALLS_TILE_HOOKS) != 0) {
+      opt.hook_ctx = this;
+      opt.before_tile = &before_tile;
+      opt.after_tile = &after_tile;
+      optimizer.step(opt);
+    } else {  // an optimizer that does not stream: every gradient first, every tile up after
+      if (!tickets_.empty()) memory_.wait_copy(tickets_.back());
+      optimizer.step(opt);
+      for (const tandem_optimizer_group& g : groups_) upload(g.offset, g.count);
+    }
     memory_.join_copies();  // nothing reads the parameters before the last tile is up
   }
 
@@ -194,20 +200,21 @@ class WholeParams {
     });
   }
 
-  // Shard elements [offset, offset + count) are updated: their working values go up to the device,
-  // into this rank's slices (a tile may span groups: one copy per group it touches).
+  // Shard elements [offset, offset + count) are updated: their working values go up to the device.
   static tandem_status after_tile(void* ctx, size_t offset, size_t count, tandem_error* err) noexcept {
-    return sdk::guard(err, [&] {
-      auto& self = *static_cast<WholeParams*>(ctx);
-      const ShardLayout& layout = self.layout_;
-      for (size_t g = 0; g < layout.group_count(); ++g) {
-        const size_t begin = std::max(offset, layout.shard_offset(g));
-        const size_t end = std::min(offset + count, layout.shard_offset(g) + layout.group(g).partition);
-        if (begin >= end) continue;
-        const size_t dst = layout.group(g).base + layout.slice_begin(g, layout.rank()) + (begin - layout.shard_offset(g));
-        self.memory_.copy_async(self.working(dst), self.host_source(begin, end - begin), (end - begin) * self.element_);
-      }
-    });
+    return sdk::guard(err, [&] { static_cast<WholeParams*>(ctx)->upload(offset, count); });
+  }
+
+  // Shard elements [offset, offset + count) into this rank's slices of the working parameters (a
+  // range may span groups: one copy per group it touches).
+  void upload(size_t offset, size_t count) {
+    for (size_t g = 0; g < layout_.group_count(); ++g) {
+      const size_t begin = std::max(offset, layout_.shard_offset(g));
+      const size_t end = std::min(offset + count, layout_.shard_offset(g) + layout_.group(g).partition);
+      if (begin >= end) continue;
+      const size_t dst = layout_.group(g).base + layout_.slice_begin(g, layout_.rank()) + (begin - layout_.shard_offset(g));
+      memory_.copy_async(working(dst), host_source(begin, end - begin), (end - begin) * element_);
+    }
   }
 
   // The working values of shard elements [s, s + n) on the host: the master itself in fp32, the

@@ -24,7 +24,8 @@ extern "C" {
 enum {
   TANDEM_OPTIMIZER_RUNS_ON_HOST = 1u << 0,        /* step() takes host (CPU) memory */
   TANDEM_OPTIMIZER_RUNS_ON_DEVICE = 1u << 1,      /* step() takes CUDA memory */
-  TANDEM_OPTIMIZER_NEEDS_WHOLE_MATRICES = 1u << 2 /* cannot update a slice of a parameter */
+  TANDEM_OPTIMIZER_NEEDS_WHOLE_MATRICES = 1u << 2, /* cannot update a slice of a parameter */
+  TANDEM_OPTIMIZER_CALLS_TILE_HOOKS = 1u << 3      /* SDK 1.2: step() calls the args' tile hooks */
 };
 
 /* Hyper-parameters of one group. Fields an optimizer does not use are ignored (Lion: eps). */
@@ -81,8 +82,9 @@ typedef struct tandem_optimizer_step_args {
    * once it has written them (params, params_bf16, state), so that a stage can stream a host-side
    * step: gradients arriving from the device tile by tile, updated bf16 params leaving it. Calls
    * may come from several threads at once for different tiles, each tile's before precedes its
-   * reads; a non-OK status stops the step and is returned by step(). An optimizer that does not
-   * tile calls each once for the whole of each group. */
+   * reads; a non-OK status stops the step and is returned by step(). A tile lies inside one group.
+   * Only an optimizer that declares TANDEM_OPTIMIZER_CALLS_TILE_HOOKS calls them; for the others the
+   * stage has every input ready before step() and takes the outputs after it returns. */
   void* hook_ctx;
   tandem_status (*before_tile)(void* ctx, size_t offset, size_t count, tandem_error* err);
   tandem_status (*after_tile)(void* ctx, size_t offset, size_t count, tandem_error* err);
