@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "tandem/module.hpp"
 
 #include "../common/thread_ranks.hpp"
 #include "tandem/conformance/stage.hpp"
@@ -41,13 +45,24 @@ struct Outcome {
   std::vector<std::vector<float>> weights;   // rank 0's view of the final weights
 };
 
-Outcome train(const ToyModules& modules, bool reference, const ToyRun& run) {
+// Where the tested stage keeps its state: host memory (the CPU), a stand-in GPU with the optimizer
+// there too, or a stand-in GPU with the optimizer offloaded to the host (cpu_adamw in tiles of 7:
+// many tiles, streamed through the stage's hooks).
+enum class Placement { host, device, offloaded };
+
+Outcome train(const ToyModules& modules, bool reference, const ToyRun& run, Placement placement = Placement::host) {
   const auto comm = modules.comm(run.world);
   Outcome out;
   out.all_norms.resize(static_cast<size_t>(run.world));
   run_ranks_or_throw(run.world, [&](int rank) {
-    ToyRank r(modules.stage(reference, "toy.stage"), modules.optimizer("toy.optimizer"), *comm, rank, run.world,
-              toy_stage_options(run.bucket), true);
+    tandem_stage_options options = toy_stage_options(run.bucket);
+    std::unique_ptr<StandInDevice> device;
+    if (placement != Placement::host) device = std::make_unique<StandInDevice>();
+    options.offload_optimizer = placement == Placement::offloaded ? 1 : 0;
+    ToyRank r(modules.stage(reference, "toy.stage"),
+              placement == Placement::offloaded ? modules.optimizer("toy.optimizer", "cpu_adamw", R"("tile_elements": 7)")
+                                                : modules.optimizer("toy.optimizer"),
+              *comm, rank, run.world, options, true, device.get());
     r.set_weights(toy_initial_weights());
     std::vector<double> losses;
     for (int step = 1; step <= kSteps; ++step) {
@@ -102,6 +117,53 @@ TEST_P(StageConformance, TrainsAsZeroZeroBitForBit) {
       EXPECT_NE(reference.weights[i], initial[i]) << toy_params()[i].name << " never moved";
     }
     if (::testing::Test::HasFailure()) return;  // one failing configuration says enough
+  }
+}
+
+// The same on a GPU (a stand-in one: tandem/conformance/stand_in_device.hpp), with the optimizer on
+// the device and offloaded to the host (ZeRO-Offload): the stage keeps everything the model sees in
+// the device's memory, waits for every copy it queued before using it, and still trains as zero0 on
+// the host does, bit for bit. A stage that does not offload on a GPU (it says so: Unsupported) is
+// checked on the device alone.
+// Whether the stage sets up with its optimizer offloaded on a GPU (a stage may refuse: Unsupported).
+bool offloads_on_a_gpu(const ToyModules& modules) {
+  const auto comm = modules.comm(1);
+  StandInDevice device;
+  tandem_stage_options options = toy_stage_options(1000);
+  options.offload_optimizer = 1;
+  try {
+    ToyRank r(modules.stage(false, "toy.stage"), modules.optimizer("toy.optimizer", "cpu_adamw"), *comm, 0, 1,
+              options, true, &device);
+    return true;
+  } catch (const sdk::Unsupported& e) {
+    std::cout << "[ skipped  ] " << " offloaded on a GPU: the stage refuses it: " << e.what() << "\n";
+    return false;
+  }
+}
+
+TEST_P(StageConformance, TrainsAsZeroZeroOnAGpuBitForBit) {
+  const ToyModules modules(GetParam());
+  if (modules.stage_abi_minor() < 2)
+    GTEST_SKIP() << "built against SDK 1." << modules.stage_abi_minor()
+                 << ", which keeps host memory: the host runs such a stage on the CPU only";
+  const bool offloads = offloads_on_a_gpu(modules);
+  for (const Placement placement : {Placement::device, Placement::offloaded}) {
+    if (placement == Placement::offloaded && !offloads) continue;
+    for (const ToyRun& run : runs()) {
+      if (run.bucket == 1 && run.gas == 1) continue;  // the host test covers the rest; these suffice here
+      SCOPED_TRACE(run.name() + (placement == Placement::device ? ", on the GPU" : ", optimizer offloaded"));
+      const Outcome reference = train(modules, true, run);
+      const Outcome tested = train(modules, false, run, placement);
+      EXPECT_EQ(tested.norms, reference.norms) << "gradient norms";
+      EXPECT_EQ(tested.losses, reference.losses) << "losses (the weights the forward pass sees)";
+      ASSERT_EQ(tested.weights.size(), reference.weights.size());
+      for (size_t i = 0; i < reference.weights.size(); ++i)
+        EXPECT_EQ(std::memcmp(tested.weights[i].data(), reference.weights[i].data(),
+                              reference.weights[i].size() * sizeof(float)),
+                  0)
+            << toy_params()[i].name << ": final weights differ";
+      if (::testing::Test::HasFailure()) return;
+    }
   }
 }
 

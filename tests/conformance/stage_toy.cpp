@@ -120,9 +120,17 @@ std::shared_ptr<ModuleInstance> ToyModules::stage(bool reference, const std::str
   return registry_.create(registry_.get(ModuleKind::Stage, factory_.module), &doc.root, doc.source, label);
 }
 
-std::shared_ptr<ModuleInstance> ToyModules::optimizer(const std::string& label) const {
-  const json::Document doc = json::parse(R"({"lr": 0.01, "weight_decay": 0.1})", "<toy optimizer>");
-  return registry_.create(registry_.get(ModuleKind::Optimizer, "adamw"), &doc.root, doc.source, label);
+std::shared_ptr<ModuleInstance> ToyModules::optimizer(const std::string& label, const std::string& module,
+                                                      const std::string& extra_params) const {
+  const std::string text =
+      std::string(R"({"lr": 0.01, "weight_decay": 0.1)") + (extra_params.empty() ? "" : ", " + extra_params) + "}";
+  const json::Document doc = json::parse(text, "<toy optimizer>");
+  return registry_.create(registry_.get(ModuleKind::Optimizer, module), &doc.root, doc.source, label);
+}
+
+uint16_t ToyModules::stage_abi_minor() const {
+  if (factory_.descriptor != nullptr) return factory_.descriptor()->abi_minor;
+  return registry_.get(ModuleKind::Stage, factory_.module).abi_minor;
 }
 
 std::shared_ptr<ModuleInstance> ToyModules::comm(int world) const {
@@ -133,8 +141,12 @@ std::shared_ptr<ModuleInstance> ToyModules::comm(int world) const {
 
 ToyRank::ToyRank(std::shared_ptr<ModuleInstance> stage, std::shared_ptr<ModuleInstance> optimizer,
                  const ModuleInstance& comm, int rank, int world, const tandem_stage_options& options,
-                 bool with_optimizer)
-    : stage_(std::move(stage)), optimizer_(std::move(optimizer)), vt_(stage_->vtable<tandem_stage_vtable>()), rank_(rank) {
+                 bool with_optimizer, StandInDevice* device)
+    : stage_(std::move(stage)),
+      optimizer_(std::move(optimizer)),
+      device_(device),
+      vt_(stage_->vtable<tandem_stage_vtable>()),
+      rank_(rank) {
   for (const ToyParam& p : toy_params()) {
     tandem_model_param m{};
     m.struct_size = sizeof m;
@@ -160,10 +172,26 @@ ToyRank::ToyRank(std::shared_ptr<ModuleInstance> stage, std::shared_ptr<ModuleIn
   s.optimizer = with_optimizer ? optimizer_->handle() : nullptr;
   s.optimizer_vtable = &optimizer_->vtable<tandem_optimizer_vtable>();
   s.options = options;
+  if (device_ != nullptr) {
+    s.memory = device_->table();
+    if (options.offload_optimizer == 0 && with_optimizer) {  // the shard stays on the device: so does the step
+      device_optimizer_ = std::make_unique<StandInDeviceOptimizer>(optimizer_->handle(), s.optimizer_vtable);
+      s.optimizer = device_optimizer_->instance();
+      s.optimizer_vtable = device_optimizer_->vtable();
+    }
+  }
   call([&](tandem_error* e) { return vt_.setup(self(), &s, e); });
 }
 
 void* ToyRank::self() const { return stage_->handle(); }
+
+void ToyRank::check_view(const tandem_tensor_view& view, size_t numel, const char* name, const char* what) const {
+  if (device_ == nullptr) return;
+  EXPECT_EQ(view.device, static_cast<uint32_t>(TANDEM_DEVICE_CUDA)) << name << ": a " << what << " view on the GPU";
+  EXPECT_TRUE(device_->owns(view.data, numel * sizeof(float)))
+      << name << ": the " << what << " view is not memory of the stage's device (tandem/memory.h)";
+  EXPECT_EQ(device_->pending_copies(), 0u) << name << ": copies still pending when the model reads its " << what;
+}
 
 void ToyRank::set_weights(const std::vector<std::vector<float>>& w) {
   for (uint32_t i = 0; i < w.size(); ++i) {
@@ -195,6 +223,8 @@ double ToyRank::micro_step(int step, int micro, const std::vector<std::vector<fl
     size_t k = 0;
     for (uint32_t i = 0; i < toy.size(); ++i)
       if (toy[i].layer == layer) {
+        check_view(views[k], current[i].size(), toy[i].name, "parameter");
+        check_view(grads[k], current[i].size(), toy[i].name, "gradient");
         EXPECT_EQ(std::memcmp(views[k].data, current[i].data(), current[i].size() * sizeof(float)), 0)
             << toy[i].name << " as acquired is not the current weight";
         const float* w = static_cast<const float*>(views[k].data);

@@ -120,9 +120,10 @@ class WholeParams {
   uint64_t master_bytes() const { return master_.bytes(); }
 
  private:
-  // Gradients come down in chunks of this many elements (16 MiB of fp32): each is one copy and one
-  // ticket, few enough to cost nothing, small enough that the first tiles start early.
-  static constexpr size_t kOffloadChunk = size_t{1} << 22;
+  // Gradients come down in chunks: each is one copy and one ticket, at most 16 MiB of fp32 and at
+  // most an eighth of the shard, so that the first tiles start while the rest is still coming.
+  static constexpr size_t kMaxChunk = size_t{1} << 22;
+  static size_t chunk_elements(size_t shard) { return std::clamp<size_t>(shard / 8, 1, kMaxChunk); }
 
   std::byte* working(size_t element) const { return params_.data() + element * element_; }
 
@@ -173,9 +174,9 @@ class WholeParams {
         host_working_ = sdk::Buffer<std::byte>(memory_, n * element_, sdk::Buffer<std::byte>::Where::host);
     }
     tickets_.clear();
-    for (size_t b = 0; b < n; b += kOffloadChunk)
-      tickets_.push_back(
-          memory_.copy_async(host_grads_.data() + b, grads + b, std::min(kOffloadChunk, n - b) * sizeof(float)));
+    chunk_ = chunk_elements(n);
+    for (size_t b = 0; b < n; b += chunk_)
+      tickets_.push_back(memory_.copy_async(host_grads_.data() + b, grads + b, std::min(chunk_, n - b) * sizeof(float)));
     opt.grads = host_grads_.data();
     if (storage_ == TANDEM_DTYPE_BF16) opt.params_bf16 = host_working_.data();
     if ((optimizer.capabilities() & TANDEM_OPTIMIZER_CALLS_TILE_HOOKS) != 0) {
@@ -196,7 +197,7 @@ class WholeParams {
     return sdk::guard(err, [&] {
       auto& self = *static_cast<WholeParams*>(ctx);
       if (count == 0) return;
-      self.memory_.wait_copy(self.tickets_.at((offset + count - 1) / kOffloadChunk));
+      self.memory_.wait_copy(self.tickets_.at((offset + count - 1) / self.chunk_));
     });
   }
 
@@ -248,6 +249,7 @@ class WholeParams {
   sdk::Buffer<float> host_grads_;
   sdk::Buffer<std::byte> host_working_;
   std::vector<uint64_t> tickets_;
+  size_t chunk_ = 1;  // elements per gradient chunk this step
 };
 
 }  // namespace tandem::stage

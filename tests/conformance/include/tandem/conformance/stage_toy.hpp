@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tandem/conformance/stage.hpp"
+#include "tandem/conformance/stand_in_device.hpp"
 #include "tandem/registry.hpp"
 #include "tandem/stage.h"
 
@@ -37,19 +38,28 @@ class ToyModules {
   // A new stage instance: the factory's module, or (reference) zero0 with no params. Params are
   // bound by the host's own binding (schema checked, defaults filled).
   std::shared_ptr<ModuleInstance> stage(bool reference, const std::string& label) const;
-  std::shared_ptr<ModuleInstance> optimizer(const std::string& label) const;  // adamw, lr 0.01, wd 0.1
+  // adamw, lr 0.01, wd 0.1; or another module of the Adam family with the same lr and decay plus
+  // `extra_params` (a JSON object's members, e.g. R"("tile_elements": 7)").
+  std::shared_ptr<ModuleInstance> optimizer(const std::string& label, const std::string& module = "adamw",
+                                            const std::string& extra_params = "") const;
   std::shared_ptr<ModuleInstance> comm(int world) const;                      // local, `world` ranks
+  // The SDK minor the stage under test was built against (1.2 gave stages device memory).
+  uint16_t stage_abi_minor() const;
 
  private:
   StageFactory factory_;
   ModuleRegistry registry_;
 };
 
-// One rank: a stage instance and an optimizer instance, set up on the toy model.
+// One rank: a stage instance and an optimizer instance, set up on the toy model - in host memory, or
+// on a stand-in GPU (`device`): then every view the stage hands the model must say CUDA and lie in
+// the device's memory with no copy pending, and, unless the options offload the optimizer, the
+// optimizer is presented as one that runs on the device.
 class ToyRank {
  public:
   ToyRank(std::shared_ptr<ModuleInstance> stage, std::shared_ptr<ModuleInstance> optimizer,
-          const ModuleInstance& comm, int rank, int world, const tandem_stage_options& options, bool with_optimizer);
+          const ModuleInstance& comm, int rank, int world, const tandem_stage_options& options, bool with_optimizer,
+          StandInDevice* device = nullptr);
 
   void set_weights(const std::vector<std::vector<float>>& w);
   std::vector<std::vector<float>> weights();  // collective under a stage that partitions parameters
@@ -64,8 +74,12 @@ class ToyRank {
  private:
   void* self() const;
 
+  void check_view(const tandem_tensor_view& view, size_t numel, const char* name, const char* what) const;
+
   std::shared_ptr<ModuleInstance> stage_;
   std::shared_ptr<ModuleInstance> optimizer_;
+  std::unique_ptr<StandInDeviceOptimizer> device_optimizer_;
+  StandInDevice* device_;
   const tandem_stage_vtable& vt_;
   int rank_;
   std::vector<tandem_model_param> params_;
