@@ -39,9 +39,14 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help="max |error| / max |logit| allowed (default 1e-4 in fp32, 1e-2 in bf16)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--random", action="store_true", help="random weights even if gpt2 is cached")
     args = parser.parse_args()
+    if args.tolerance is None:
+        args.tolerance = 1e-2 if args.precision == "bf16" else 1e-4
 
     model, what = load_model(args.seed, args.random)
     model = model.eval().float()
@@ -60,7 +65,8 @@ def main():
         params = {"n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd, "vocab_size": c.vocab_size,
                   "block_size": c.n_positions}
         subprocess.run([args.binary, "--weights", weights, "--model", json.dumps(params), "--tokens",
-                        ",".join(str(int(t)) for t in tokens[0]), "--out", out], check=True)
+                        ",".join(str(int(t)) for t in tokens[0]), "--out", out, "--device", args.device,
+                        "--precision", args.precision], check=True)
         ours = np.fromfile(out, dtype=np.float32).reshape(args.tokens, c.vocab_size).astype(np.float64)
 
     scale = np.abs(reference).max()
@@ -68,9 +74,10 @@ def main():
     err_hf32 = np.abs(hf32 - reference).max() / scale
     l2_ours = np.linalg.norm(ours - reference) / np.linalg.norm(reference)
     agree = (ours.argmax(axis=1) == reference.argmax(axis=1)).mean()
-    print("model: %s; %d tokens; torch %s" % (what, args.tokens, torch.__version__))
-    print("max |error| / max |logit| against transformers in float64: tandem fp32 %.3g, transformers fp32 %.3g"
-          % (err_ours, err_hf32))
+    print("model: %s; %d tokens; torch %s; tandem on %s in %s" % (what, args.tokens, torch.__version__,
+                                                                 args.device, args.precision))
+    print("max |error| / max |logit| against transformers in float64: tandem %s %.3g, transformers fp32 %.3g"
+          % (args.precision, err_ours, err_hf32))
     print("relative L2 error: tandem %.3g; argmax agreement %.4f" % (l2_ours, agree))
     ok = np.isfinite(ours).all() and err_ours <= args.tolerance
     print("PASS" if ok else "FAIL", "(tolerance %g)" % args.tolerance)

@@ -39,11 +39,12 @@ mkdir -p "$out/lib/tandem/modules"
 cp -a "$build"/lib/tandem/modules/*.so "$out/lib/tandem/modules/"  # the engine tests load them
 "$root/tools/device/carry-libs.sh" "$out/lib"
 # The GPU benchmarks ride along (tools/bench/gpu.sh: tandem's workloads and the PyTorch peer).
-cmake --build "$build" -j"${JOBS:-2}" --target bench_train_gpu tandem_cli >/dev/null
+cmake --build "$build" -j"${JOBS:-2}" --target bench_train_gpu tandem_cli tandem-gpt2-logits >/dev/null
 mkdir -p "$out/tools"  # not bin/: run-gpu-tests.sh runs everything there
-cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$out/tools/"
+cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$build"/bin/tandem-gpt2-logits "$out/tools/"
 mkdir -p "$out/bench"
-cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/../shared/peers/torch_anchor.py "$out/bench/"
+cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/tools/check/hf_gpt2_check.py \
+  "$root"/../shared/peers/torch_anchor.py "$root"/tools/device/gpu-all.sh "$out/bench/"
 
 # What every command there sources first: the bundle's libraries, then cuBLASLt, the CUDA runtime
 # and NCCL from PyTorch's wheels (the binaries' RUNPATH names the usual place; this finds others),

@@ -135,6 +135,9 @@ class Engine {
   StepReport backward(const LossSpec& loss);
   // Mean cross-entropy over the batches (forward only; no state changes).
   double evaluate(const std::vector<std::vector<TokenBatch>>& batches);
+  // Local rank r's logits of a forward as host fp32 [batch, seq, vocab]: a copy on the CPU, a copy
+  // from the GPU (widened from bf16) on a GPU. Waits for the forward to finish.
+  std::vector<float> host_logits(const Logits& logits, size_t r) const;
 
   // Full values of the parameters (fp32), by Hugging Face name, in the model's order.
   std::vector<std::pair<std::string, std::vector<float>>> parameters() const;

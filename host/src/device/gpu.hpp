@@ -50,7 +50,8 @@ class Device {
 // The classifier's losses on device logits, for one engine rank: cross-entropy against targets
 // (host, checked there: a target >= vocab is an error naming the row) and, for distillation, the KL
 // against a teacher's device logits, with the gradient written over the logits in the same pass
-// (tandem/cuda/classifier.hpp). Returns the sums over rows; the host reads only the per-row losses.
+// (tandem/cuda/classifier.hpp). queue() only queues the kernel and the copy of the rows' losses to
+// the host, so the backward can be queued behind it at once; sums() waits for that copy alone.
 class Loss {
  public:
   static std::unique_ptr<Loss> make(const Device& device);
@@ -69,7 +70,8 @@ class Loss {
   struct Sums {
     double ce = 0, kl = 0;  // over rows (ignored rows add 0)
   };
-  virtual Sums run(const Request& request) = 0;
+  virtual void queue(const Request& request) = 0;
+  virtual Sums sums() = 0;  // of the last queue(); the request's host targets may be gone by then
 };
 
 // Elapsed device time between marks queued on the device's stream.
@@ -85,6 +87,8 @@ class Timer {
 // A view's fp32 values to or from the host, whichever device it is on (a device view waits for all
 // the device's work first). Checkpoints read and write optimizer state and master shards this way.
 void read_view(const tandem_tensor_view& view, std::span<float> out);
+// out.size() elements of `dtype` (F32 or BF16) at `data` on GPU `device`, widened to fp32 on the host.
+void read_device(const void* data, uint32_t dtype, int device, std::span<float> out);
 void write_view(std::span<const float> values, const tandem_tensor_view& view);
 
 }  // namespace tandem::gpu

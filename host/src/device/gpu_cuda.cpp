@@ -63,7 +63,7 @@ class CudaLoss final : public Loss {
  public:
   explicit CudaLoss(const Device& device) : device_(device) {}
 
-  Sums run(const Request& r) override {
+  void queue(const Request& r) override {
     const size_t rows = static_cast<size_t>(r.rows);
     for (size_t i = 0; i < rows; ++i)
       if (r.targets[i] >= r.vocab)
@@ -93,14 +93,18 @@ class CudaLoss final : public Loss {
     } else {
       throw std::invalid_argument("the loss on a GPU takes fp32 or bf16 logits");
     }
-    const size_t n = kl != nullptr ? 2 * rows : rows;
-    cuda::copy_async(host_.get(), losses_.get(), n * sizeof(float), stream);
+    rows_ = rows;
+    with_kl_ = kl != nullptr;
+    cuda::copy_async(host_.get(), losses_.get(), (with_kl_ ? 2 : 1) * rows * sizeof(float), stream);
     done_.record(stream);
-    done_.synchronize();  // the row losses only: the backward queued after this may still run
+  }
+
+  Sums sums() override {
+    done_.synchronize();  // the row losses only: the backward queued after them may still run
     Sums sums;
-    for (size_t i = 0; i < rows; ++i) sums.ce += host_.get()[i];
-    if (kl != nullptr)
-      for (size_t i = 0; i < rows; ++i) sums.kl += host_.get()[rows + i];
+    for (size_t i = 0; i < rows_; ++i) sums.ce += host_.get()[i];
+    if (with_kl_)
+      for (size_t i = 0; i < rows_; ++i) sums.kl += host_.get()[rows_ + i];
     return sums;
   }
 
@@ -109,7 +113,9 @@ class CudaLoss final : public Loss {
   cuda::DeviceArray<int32_t> targets_;
   cuda::DeviceArray<float> losses_;  // ce rows, then kl rows
   cuda::HostArray<float> host_;      // their copies, pinned
-  cuda::Event done_;
+  cuda::Event done_;                 // after the copy of the last queue()
+  size_t rows_ = 0;
+  bool with_kl_ = false;
 };
 
 class CudaTimer final : public Timer {
@@ -153,6 +159,16 @@ void read_view(const tandem_tensor_view& view, std::span<float> out) {
   cuda::set_device(view.device_index);
   cuda::synchronize();  // whatever stream last wrote it
   cuda::copy_to_host(out.data(), view.data, out.size_bytes());
+}
+
+void read_device(const void* data, uint32_t dtype, int device, std::span<float> out) {
+  cuda::set_device(device);
+  cuda::synchronize();
+  if (dtype == TANDEM_DTYPE_F32) return cuda::copy_to_host(out.data(), data, out.size_bytes());
+  if (dtype != TANDEM_DTYPE_BF16) throw std::invalid_argument("read_device: fp32 or bf16 only");
+  std::vector<compute::bf16> bits(out.size());
+  cuda::copy_to_host(bits.data(), data, bits.size() * sizeof(compute::bf16));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = compute::to_float(bits[i]);
 }
 
 void write_view(std::span<const float> values, const tandem_tensor_view& view) {

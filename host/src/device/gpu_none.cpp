@@ -30,6 +30,8 @@ void read_view(const tandem_tensor_view& view, std::span<float> out) {
   host_only(view);
   if (!out.empty()) std::memcpy(out.data(), view.data, out.size_bytes());
 }
+void read_device(const void*, uint32_t, int, std::span<float>) { no_cuda("reading GPU memory"); }
+
 void write_view(std::span<const float> values, const tandem_tensor_view& view) {
   host_only(view);
   if (!values.empty()) std::memcpy(view.data, values.data(), values.size_bytes());

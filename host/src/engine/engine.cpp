@@ -38,7 +38,8 @@ size_t numel(const tandem_model_param& p) {
 }  // namespace
 
 Engine::Engine() = default;
-Engine::~Engine() = default;
+// The ranks first: on a GPU their modules free device memory on the stream that gpu_ owns.
+Engine::~Engine() { ranks_.clear(); }
 
 int32_t Engine::world_size() const {
   const auto& vt = comm_->vtable<tandem_comm_vtable>();
@@ -222,8 +223,9 @@ void Engine::backward_on_cpu(Rank& rank, const TokenBatch& batch, const LossSpec
 
 // The same on a GPU: the classifier kernel computes the losses and writes their gradient over the
 // logits in one pass (only the rows' losses come back to the host), the model's backward reads the
-// gradient there, and the stage reduces; all queued on the rank's stream. The phases' device times
-// are read at the end, which waits for the reduction: one synchronisation per micro-step.
+// gradient there, and the stage reduces; all queued on the rank's stream before the host waits for
+// the losses. The phases' device times are read at the end, which waits for the reduction: one
+// synchronisation per micro-step.
 void Engine::backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r) {
   const int64_t gas = config_.batch.gradient_accumulation_steps;
   const int64_t rows = last_batch_ * last_seq_;
@@ -243,9 +245,7 @@ void Engine::backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec
     request.alpha = loss.alpha;
     request.kl_scale = loss_scale / (static_cast<double>(rows) * static_cast<double>(gas));
   }
-  const gpu::Loss::Sums sums = rank.loss->run(request);
-  rank.ce = sums.ce / static_cast<double>(counted);
-  rank.kd = loss.teacher != nullptr ? sums.kl / static_cast<double>(rows) : 0.0;
+  rank.loss->queue(request);
 
   tandem_tensor_view dlogits = host_view(rank.device_logits, static_cast<tandem_dtype>(working_dtype_),
                                          {last_batch_, last_seq_, vocab_});
@@ -257,6 +257,9 @@ void Engine::backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec
   rank.timer->mark(Rank::kBackwardEnd);
   sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->end_backward(rank.stage->handle(), err); });
   rank.timer->mark(Rank::kReduced);
+  const gpu::Loss::Sums sums = rank.loss->sums();  // while the backward may still run
+  rank.ce = sums.ce / static_cast<double>(counted);
+  rank.kd = loss.teacher != nullptr ? sums.kl / static_cast<double>(rows) : 0.0;
   rank.time.forward = rank.timer->seconds(Rank::kForwardBegin, Rank::kForwardEnd);
   rank.time.backward = rank.timer->seconds(Rank::kBackwardBegin, Rank::kBackwardEnd);
   rank.time.communication = rank.timer->seconds(Rank::kBackwardEnd, Rank::kReduced);
@@ -347,7 +350,8 @@ double Engine::evaluate(const std::vector<std::vector<TokenBatch>>& batches) {
         request.vocab = vocab_;
         request.targets = step[static_cast<size_t>(r)].targets.data();
         request.gradient = false;
-        rank.ce = rank.loss->run(request).ce;
+        rank.loss->queue(request);
+        rank.ce = rank.loss->sums().ce;
       });
       for (size_t r = 0; r < step.size(); ++r) {
         total += ranks_[r]->ce;
@@ -366,6 +370,18 @@ double Engine::evaluate(const std::vector<std::vector<TokenBatch>>& batches) {
     }
   }
   return count == 0 ? 0.0 : total / static_cast<double>(count);
+}
+
+std::vector<float> Engine::host_logits(const Logits& logits, size_t r) const {
+  const size_t n = static_cast<size_t>(logits.batch * logits.seq * logits.vocab);
+  std::vector<float> out(n);
+  if (!logits.on_gpu()) {
+    const float* p = logits.per_rank.at(r);
+    std::copy(p, p + n, out.begin());
+    return out;
+  }
+  gpu::read_device(logits.on_device.at(r), logits.dtype, gpu_->index(), out);
+  return out;
 }
 
 std::vector<std::pair<std::string, std::vector<float>>> Engine::parameters() const {
