@@ -20,6 +20,7 @@ commands:
   checkpoint consolidate  one full fp32 model from an engine checkpoint
   estimate           model-state memory per rank under each ZeRO stage
   new module         write an out-of-tree module project (optimizer, scheduler) to start from
+  launch             start a command once per GPU of this node (RANK, WORLD_SIZE, ...), supervised
 
 `tandem <command> --help` describes a command's options.
 )";
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     if (command == "checkpoint") return run_checkpoint(args);
     if (command == "estimate") return run_estimate(args);
     if (command == "new") return run_new(args);
+    if (command == "launch") return run_launch(args);
     std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const UsageError& e) {

@@ -1,0 +1,182 @@
+// `tandem launch` with several processes on this machine: the variables every rank gets (one node
+// and the second of two), a failing rank named and the others stopped, a command that cannot run,
+// the ranks meeting through the TCP rendezvous the nccl communicator uses, SIGTERM passed on to every
+// rank, and the refusals of bad options.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace tandem {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+const std::string kTandem = std::string(TANDEM_TEST_BINARY_DIR) + "/bin/tandem";
+const std::string kProbe = std::string(TANDEM_TEST_BINARY_DIR) + "/bin/launch_probe";
+
+struct Result {
+  int code = -1;
+  std::string output;  // stderr and stdout
+  double seconds = 0;
+};
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tandem-launch-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+Result run(const std::string& arguments, const fs::path& dir) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string log = (dir / "launcher.log").string();
+  const int status = std::system((kTandem + " launch " + arguments + " > " + log + " 2>&1").c_str());
+  Result r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  r.output = text.str();
+  return r;
+}
+
+std::string read(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(Launch, EveryRankGetsTorchrunsVariablesAndMulticastOff) {
+  const fs::path dir = fresh_dir("env");
+  const Result r = run("--nproc-per-node 3 --master-port 12345 -- " + kProbe + " " + dir.string() + " env", dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (int rank = 0; rank < 3; ++rank) {
+    const std::string env = read(dir / ("rank" + std::to_string(rank) + ".env"));
+    EXPECT_THAT(env, HasSubstr("RANK=" + std::to_string(rank) + "\n"));
+    EXPECT_THAT(env, HasSubstr("WORLD_SIZE=3\n"));
+    EXPECT_THAT(env, HasSubstr("LOCAL_RANK=" + std::to_string(rank) + "\n"));
+    EXPECT_THAT(env, HasSubstr("LOCAL_WORLD_SIZE=3\n"));
+    EXPECT_THAT(env, HasSubstr("GROUP_RANK=0\n"));
+    EXPECT_THAT(env, HasSubstr("MASTER_ADDR=127.0.0.1\n"));
+    EXPECT_THAT(env, HasSubstr("MASTER_PORT=12345\n"));
+    EXPECT_THAT(env, HasSubstr("NCCL_NVLS_ENABLE=0\n"));
+    EXPECT_THAT(env, HasSubstr("TORCH_SYMM_MEM_DISABLE_MULTICAST=1\n"));
+    EXPECT_THAT(env, HasSubstr("NVSHMEM_DISABLE_NVLS=1\n"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Launch, TheSecondNodeNumbersItsRanksAfterTheFirst) {
+  const fs::path dir = fresh_dir("node1");
+  const Result r = run("--nproc-per-node 2 --nnodes 2 --node-rank 1 --master-addr node0.example -- " + kProbe + " " +
+                           dir.string() + " env",
+                       dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (int local = 0; local < 2; ++local) {
+    const std::string env = read(dir / ("rank" + std::to_string(2 + local) + ".env"));
+    EXPECT_THAT(env, HasSubstr("LOCAL_RANK=" + std::to_string(local) + "\n"));
+    EXPECT_THAT(env, HasSubstr("WORLD_SIZE=4\n"));
+    EXPECT_THAT(env, HasSubstr("GROUP_RANK=1\n"));
+    EXPECT_THAT(env, HasSubstr("MASTER_ADDR=node0.example\n"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Launch, AFailingRankIsNamedAndTheOthersAreStopped) {
+  const fs::path dir = fresh_dir("fail");
+  const Result r = run("--nproc-per-node 3 -- " + kProbe + " " + dir.string() + " fail:1:7", dir);
+  EXPECT_EQ(r.code, 7) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("rank 1 (pid"));
+  EXPECT_THAT(r.output, HasSubstr("exited with status 7; stopping the other ranks"));
+  EXPECT_LT(r.seconds, 20.0) << "the others were stopped, not waited for";
+  for (int rank : {0, 2}) {
+    // Each survivor either was stopped by SIGTERM or had not got as far as waiting for it.
+    const fs::path signal = dir / ("rank" + std::to_string(rank) + ".signal");
+    if (fs::exists(signal)) {
+      EXPECT_EQ(read(signal), std::to_string(SIGTERM) + "\n") << "rank " << rank;
+    }
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Launch, ACommandThatCannotRunIsSaidSo) {
+  const fs::path dir = fresh_dir("noexec");
+  const Result r = run("--nproc-per-node 2 -- /no/such/program", dir);
+  EXPECT_EQ(r.code, 127);
+  EXPECT_THAT(r.output, HasSubstr("cannot run '/no/such/program': No such file or directory"));
+  fs::remove_all(dir);
+}
+
+TEST(Launch, TheRanksMeetThroughTheRendezvous) {
+  const fs::path dir = fresh_dir("rendezvous");
+  const Result r = run("--nproc-per-node 4 --master-port " + std::to_string(free_port()) + " -- " + kProbe + " " +
+                           dir.string() + " rendezvous",
+                       dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (int rank = 0; rank < 4; ++rank) EXPECT_EQ(read(dir / ("rank" + std::to_string(rank) + ".blob")), "met");
+  fs::remove_all(dir);
+}
+
+TEST(Launch, SigtermReachesEveryRank) {
+  const fs::path dir = fresh_dir("signal");
+  const pid_t launcher = ::fork();
+  if (launcher == 0) {
+    const std::string d = dir.string();
+    ::execl(kTandem.c_str(), kTandem.c_str(), "launch", "--nproc-per-node", "2", "--", kProbe.c_str(), d.c_str(),
+            "signal", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200 && !(fs::exists(dir / "rank0.ready") && fs::exists(dir / "rank1.ready")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(dir / "rank0.ready") && fs::exists(dir / "rank1.ready")) << "the ranks did not start";
+  ::kill(launcher, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(launcher, &status, 0), launcher);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << "the ranks' own status";
+  for (int rank = 0; rank < 2; ++rank)
+    EXPECT_EQ(read(dir / ("rank" + std::to_string(rank) + ".signal")), std::to_string(SIGTERM) + "\n");
+  fs::remove_all(dir);
+}
+
+TEST(Launch, BadOptionsAreRefused) {
+  const fs::path dir = fresh_dir("bad");
+  EXPECT_THAT(run("--nproc-per-node 0 -- true", dir).output, HasSubstr("--nproc-per-node 0: 1 to 1024 processes"));
+  EXPECT_THAT(run("--nnodes 2 -- true", dir).output, HasSubstr("--master-addr is needed with 2 nodes"));
+  EXPECT_THAT(run("--nnodes 2 --node-rank 2 --master-addr h -- true", dir).output,
+              HasSubstr("--node-rank 2 is not a node of 2"));
+  EXPECT_THAT(run("--master-port 70000 -- true", dir).output, HasSubstr("--master-port 70000"));
+  const Result none = run("--nproc-per-node 2", dir);
+  EXPECT_EQ(none.code, 2);
+  EXPECT_THAT(none.output, HasSubstr("no command to launch"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tandem
