@@ -40,8 +40,12 @@ namespace tandem {
 // cuda: one GPU, one rank per process, the `nccl` communicator; RANK, WORLD_SIZE and LOCAL_RANK
 // (torchrun's variables; LOCAL_RANK picks the GPU) say which rank this is, MASTER_ADDR and
 // MASTER_PORT where the ranks meet; without them, a world of one on GPU 0.
-enum class RunDevice { cpu, cuda };
-const char* run_device_name(RunDevice device);  // "cpu", "cuda"
+// stand_in: the GPU path on the CPU, for tests (thread-ranks and `local` as on the cpu, every module
+// placed on a stand-in GPU whose memory is host memory: tandem/stand_in_memory.hpp). Only modules that
+// compute on host memory when placed there can run on it (the test fixtures do; `gpt` and `adamw`
+// would launch CUDA kernels), in fp32.
+enum class RunDevice { cpu, cuda, stand_in };
+const char* run_device_name(RunDevice device);  // "cpu", "cuda", "stand_in"
 
 class RankPool;
 namespace gpu {
@@ -119,6 +123,7 @@ class Engine {
   // Ranks of the run, and those this process plays (forward takes one micro-batch for each).
   int32_t world_size() const;
   int32_t local_ranks() const { return static_cast<int32_t>(ranks_.size()); }
+  int32_t first_rank() const;  // the global rank of this process's first rank
   bool on_gpu() const { return gpu_ != nullptr; }
   bool trains() const { return has_optimizer_; }
   int64_t vocab_size() const { return vocab_; }

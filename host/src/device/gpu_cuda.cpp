@@ -13,6 +13,9 @@ namespace tandem::gpu {
 
 namespace {
 
+std::unique_ptr<Loss> make_loss(const Device& device);
+std::unique_ptr<Timer> make_timer(const Device& device, int marks);
+
 class CudaDevice final : public Device {
  public:
   explicit CudaDevice(int index) : index_(index), stream_(index), description_(describe(index)) {}
@@ -34,6 +37,25 @@ class CudaDevice final : public Device {
     cuda::DeviceMemory memory_;
   };
   std::unique_ptr<Memory> memory() const override { return std::make_unique<StageMemory>(index_, stream_.get()); }
+  std::unique_ptr<Loss> loss() const override { return make_loss(*this); }
+  std::unique_ptr<Timer> timer(int marks) const override { return make_timer(*this, marks); }
+
+  void read(const void* data, uint32_t dtype, std::span<float> out) const override {
+    if (out.empty()) return;
+    bind_thread();
+    cuda::synchronize();  // whatever stream last wrote it
+    if (dtype == TANDEM_DTYPE_F32) return cuda::copy_to_host(out.data(), data, out.size_bytes());
+    if (dtype != TANDEM_DTYPE_BF16) throw std::invalid_argument("reading GPU memory: fp32 or bf16 only");
+    std::vector<compute::bf16> bits(out.size());
+    cuda::copy_to_host(bits.data(), data, bits.size() * sizeof(compute::bf16));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = compute::to_float(bits[i]);
+  }
+  void write(std::span<const float> values, void* data) const override {
+    if (values.empty()) return;
+    bind_thread();
+    cuda::synchronize();
+    cuda::copy_to_device(data, values.data(), values.size_bytes());
+  }
 
   size_t memory_in_use() const override {
     bind_thread();
@@ -132,6 +154,9 @@ class CudaTimer final : public Timer {
   std::vector<cuda::Event> events_;
 };
 
+std::unique_ptr<Loss> make_loss(const Device& device) { return std::make_unique<CudaLoss>(device); }
+std::unique_ptr<Timer> make_timer(const Device& device, int marks) { return std::make_unique<CudaTimer>(device, marks); }
+
 }  // namespace
 
 bool built_with_cuda() { return true; }
@@ -145,41 +170,6 @@ std::shared_ptr<Device> Device::open(int index) {
     throw std::runtime_error("GPU " + std::to_string(index) + " does not exist (this machine has " + std::to_string(n) +
                              "; LOCAL_RANK picks the GPU of a process)");
   return std::make_shared<CudaDevice>(index);
-}
-
-std::unique_ptr<Loss> Loss::make(const Device& device) { return std::make_unique<CudaLoss>(device); }
-std::unique_ptr<Timer> Timer::make(const Device& device, int marks) { return std::make_unique<CudaTimer>(device, marks); }
-
-void read_view(const tandem_tensor_view& view, std::span<float> out) {
-  if (out.empty()) return;
-  if (view.device == TANDEM_DEVICE_CPU) {
-    std::memcpy(out.data(), view.data, out.size_bytes());
-    return;
-  }
-  cuda::set_device(view.device_index);
-  cuda::synchronize();  // whatever stream last wrote it
-  cuda::copy_to_host(out.data(), view.data, out.size_bytes());
-}
-
-void read_device(const void* data, uint32_t dtype, int device, std::span<float> out) {
-  cuda::set_device(device);
-  cuda::synchronize();
-  if (dtype == TANDEM_DTYPE_F32) return cuda::copy_to_host(out.data(), data, out.size_bytes());
-  if (dtype != TANDEM_DTYPE_BF16) throw std::invalid_argument("read_device: fp32 or bf16 only");
-  std::vector<compute::bf16> bits(out.size());
-  cuda::copy_to_host(bits.data(), data, bits.size() * sizeof(compute::bf16));
-  for (size_t i = 0; i < out.size(); ++i) out[i] = compute::to_float(bits[i]);
-}
-
-void write_view(std::span<const float> values, const tandem_tensor_view& view) {
-  if (values.empty()) return;
-  if (view.device == TANDEM_DEVICE_CPU) {
-    std::memcpy(view.data, values.data(), values.size_bytes());
-    return;
-  }
-  cuda::set_device(view.device_index);
-  cuda::synchronize();
-  cuda::copy_to_device(view.data, values.data(), values.size_bytes());
 }
 
 }  // namespace tandem::gpu

@@ -46,9 +46,14 @@ int32_t Engine::world_size() const {
   return vt.world_size(comm_->handle());
 }
 
+int32_t Engine::first_rank() const {
+  const auto& vt = comm_->vtable<tandem_comm_vtable>();
+  return vt.first_rank(comm_->handle());
+}
+
 void Engine::on_ranks(const std::function<void(int32_t)>& fn) const {
   if (!gpu_) return pool_->run(fn);
-  on_ranks([&](int32_t r) {
+  pool_->run([&](int32_t r) {
     gpu_->bind_thread();
     fn(r);
   });
@@ -380,7 +385,7 @@ std::vector<float> Engine::host_logits(const Logits& logits, size_t r) const {
     std::copy(p, p + n, out.begin());
     return out;
   }
-  gpu::read_device(logits.on_device.at(r), logits.dtype, gpu_->index(), out);
+  gpu_->read(logits.on_device.at(r), logits.dtype, out);
   return out;
 }
 

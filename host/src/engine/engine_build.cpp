@@ -154,8 +154,8 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
       gpu_->bind_thread();
       place_model(*rank->model, *rank->model_vt, gpu_->placement(), working_dtype_);
       rank->memory = gpu_->memory();
-      rank->loss = gpu::Loss::make(*gpu_);
-      rank->timer = gpu::Timer::make(*gpu_, Rank::kMarks);
+      rank->loss = gpu_->loss();
+      rank->timer = gpu_->timer(Rank::kMarks);
     }
     rank->stage = registry.create(stage_module, stage_module_params(config_), config_.source, name_ + ".stage");
     rank->stage_vt = table_of<tandem_stage_vtable>(*rank->stage);

@@ -56,24 +56,28 @@ size_t view_numel(const tandem_tensor_view& v) {
   return n;
 }
 
-// A state view's values on the host: the view itself there, a copy from a GPU kept in `copies` (the
+// A state view's values on the host: the view itself there, a copy from the GPU kept in `copies` (the
 // tensors to write refer to it until they are written).
-std::span<const float> host_values(const tandem_tensor_view& view, size_t n, std::deque<std::vector<float>>& copies) {
+std::span<const float> host_values(const tandem_tensor_view& view, size_t n, const gpu::Device* gpu,
+                                   std::deque<std::vector<float>>& copies) {
   if (view.device == TANDEM_DEVICE_CPU) return {static_cast<const float*>(view.data), n};
+  if (gpu == nullptr) throw std::runtime_error("a GPU view in an engine on the CPU");
   copies.emplace_back(n);
-  gpu::read_view(view, copies.back());
+  gpu->read(view.data, view.dtype, copies.back());
   return copies.back();
 }
 
 // A tensor of the file into a state view, through the host for a GPU view.
-void read_into_view(const safetensors::File& file, const std::string& name, const tandem_tensor_view& view, size_t n) {
+void read_into_view(const safetensors::File& file, const std::string& name, const tandem_tensor_view& view, size_t n,
+                    const gpu::Device* gpu) {
   if (view.device == TANDEM_DEVICE_CPU) {
     file.read_f32(name, std::span<float>(static_cast<float*>(view.data), n));
     return;
   }
+  if (gpu == nullptr) throw std::runtime_error("a GPU view in an engine on the CPU");
   std::vector<float> values(n);
   file.read_f32(name, values);
-  gpu::write_view(values, view);
+  gpu->write(values, view.data);
 }
 
 std::filesystem::path rank_file(const std::filesystem::path& dir, int32_t r) {
@@ -123,14 +127,14 @@ void Engine::save(const std::filesystem::path& dir) const {
         });
         const size_t n = view_numel(shard);
         shards.push_back(safetensors::f32_tensor("master." + std::to_string(g), {static_cast<int64_t>(n)},
-                                                 host_values(shard, n, copies)));
+                                                 host_values(shard, n, gpu_.get(), copies)));
         meta.emplace_back("master." + std::to_string(g) + ".offset", std::to_string(offset));
         meta.emplace_back("master." + std::to_string(g) + ".padded", std::to_string(padded));
       }
       for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
         const size_t n = view_numel(view);
         shards.push_back(
-            safetensors::f32_tensor("optimizer." + name, {static_cast<int64_t>(n)}, host_values(view, n, copies)));
+            safetensors::f32_tensor("optimizer." + name, {static_cast<int64_t>(n)}, host_values(view, n, gpu_.get(), copies)));
       }
       safetensors::write(rank_file(dir, r), shards, meta);
     });
@@ -239,12 +243,12 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
       });
       const size_t n = view_numel(shard);
       file.expect("master." + std::to_string(g), {static_cast<int64_t>(n)});
-      read_into_view(file, "master." + std::to_string(g), shard, n);
+      read_into_view(file, "master." + std::to_string(g), shard, n, gpu_.get());
     }
     for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
       const size_t n = view_numel(view);
       file.expect("optimizer." + name, {static_cast<int64_t>(n)});
-      read_into_view(file, "optimizer." + name, view, n);
+      read_into_view(file, "optimizer." + name, view, n, gpu_.get());
     }
   });
   global_steps_ = field("global_steps").as_int();

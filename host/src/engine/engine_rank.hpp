@@ -13,6 +13,12 @@
 namespace tandem {
 
 struct Engine::Rank {
+  // GPU runs: the stage's memory, the loss on the device logits, and events around the phases. First,
+  // so that they outlive the modules (members go in reverse order): the stage frees into the memory.
+  std::unique_ptr<gpu::Device::Memory> memory;
+  std::unique_ptr<gpu::Loss> loss;
+  std::unique_ptr<gpu::Timer> timer;
+
   std::shared_ptr<ModuleInstance> model, stage, optimizer;
   const tandem_model_vtable* model_vt = nullptr;
   const tandem_stage_vtable* stage_vt = nullptr;
@@ -27,10 +33,6 @@ struct Engine::Rank {
   double ce = 0, kd = 0;          // the last backward's mean losses
   Timings time;
 
-  // GPU runs: the stage's memory, the loss on the device logits, and events around the phases.
-  std::unique_ptr<gpu::Device::Memory> memory;
-  std::unique_ptr<gpu::Loss> loss;
-  std::unique_ptr<gpu::Timer> timer;
   void* device_logits = nullptr;  // the last forward's, owned by the model
   enum Mark { kForwardBegin, kForwardEnd, kBackwardBegin, kBackwardEnd, kReduced, kStepBegin, kStepEnd, kMarks };
 };

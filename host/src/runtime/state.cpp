@@ -28,7 +28,16 @@ ProcessState& process_state() {
 
 }  // namespace
 
-const char* run_device_name(RunDevice device) { return device == RunDevice::cuda ? "cuda" : "cpu"; }
+const char* run_device_name(RunDevice device) {
+  switch (device) {
+    case RunDevice::cuda:
+      return "cuda";
+    case RunDevice::stand_in:
+      return "stand_in";
+    default:
+      return "cpu";
+  }
+}
 
 State::State(PluginSet plugins, AcceleratorOptions options)
     : plugins_(std::move(plugins)),
@@ -53,9 +62,10 @@ std::shared_ptr<ModuleInstance> State::comm() {
   std::lock_guard lock(ranks_mutex_);
   if (!comm_) {
     json::Value params = json::Value::object();
-    if (options_.device == RunDevice::cpu) {  // thread-ranks in this process
+    if (options_.device != RunDevice::cuda) {  // thread-ranks in this process
       params.set("world_size", json::Value::integer(options_.world_size));
       comm_ = registry_->create(registry_->get(ModuleKind::Comm, "local"), &params, "<accelerator options>", "comm");
+      if (options_.device == RunDevice::stand_in) gpu_ = gpu::stand_in_device();
     } else {  // this process's rank on its GPU; the launcher's environment says which and where they meet
       LaunchEnv env;
       try {
@@ -86,19 +96,19 @@ std::shared_ptr<gpu::Device> State::gpu() {
 }
 
 std::string State::device_description() {
-  const std::shared_ptr<gpu::Device> g = options_.device == RunDevice::cuda ? gpu() : nullptr;
+  const std::shared_ptr<gpu::Device> g = options_.device != RunDevice::cpu ? gpu() : nullptr;
   return g ? g->description() : "cpu";
 }
 size_t State::gpu_memory_in_use() {
-  const std::shared_ptr<gpu::Device> g = options_.device == RunDevice::cuda ? gpu() : nullptr;
+  const std::shared_ptr<gpu::Device> g = options_.device != RunDevice::cpu ? gpu() : nullptr;
   return g ? g->memory_in_use() : 0;
 }
 size_t State::gpu_memory_peak() {
-  const std::shared_ptr<gpu::Device> g = options_.device == RunDevice::cuda ? gpu() : nullptr;
+  const std::shared_ptr<gpu::Device> g = options_.device != RunDevice::cpu ? gpu() : nullptr;
   return g ? g->memory_peak() : 0;
 }
 void State::reset_gpu_memory_peak() {
-  if (options_.device == RunDevice::cuda) gpu()->reset_peak();
+  if (options_.device != RunDevice::cpu) gpu()->reset_peak();
 }
 
 int64_t State::world_size() {

@@ -74,7 +74,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
     throw std::invalid_argument(r.source + ": seq_len " + std::to_string(seq) + " exceeds the block_size of " +
                                 (seq > engine.max_sequence() ? "the student" : "the teacher") + " (" +
                                 std::to_string(longest) + ")");
-  std::vector<data::DataLoader> loaders = make_loaders(r, tokens, seq, batch.micro_batch_per_gpu);
+  std::vector<data::DataLoader> loaders = make_loaders(r, engine, tokens, seq, batch.micro_batch_per_gpu);
   DistillSummary summary;
   summary.with_teacher = options.with_teacher;
   summary.student.unigram_baseline = unigram_entropy(tokens->ids, loaders.front().train_tokens());

@@ -36,7 +36,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   if (seq > engine.max_sequence())
     throw std::invalid_argument(run.source + ": seq_len " + std::to_string(seq) + " exceeds the model's block_size " +
                                 std::to_string(engine.max_sequence()));
-  std::vector<data::DataLoader> loaders = make_loaders(run, tokens, seq, batch.micro_batch_per_gpu);
+  std::vector<data::DataLoader> loaders = make_loaders(run, engine, tokens, seq, batch.micro_batch_per_gpu);
   const double unigram = unigram_entropy(tokens->ids, loaders.front().train_tokens());
 
   if (!run.init_from.empty()) engine.load_weights(run.init_from);

@@ -119,7 +119,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     if (!shared.seq_len) seq = std::min(seq, p.engine()->max_sequence());
   }
   auto tokens = load_run_tokens(shared, static_cast<uint32_t>(prepared.front().engine()->vocab_size()));
-  std::vector<data::DataLoader> loaders = make_loaders(shared, tokens, seq, batch.micro_batch_per_gpu);
+  std::vector<data::DataLoader> loaders = make_loaders(shared, *prepared.front().engine(), tokens, seq, batch.micro_batch_per_gpu);
   const double unigram = unigram_entropy(tokens->ids, loaders.front().train_tokens());
 
   // Resume: every model from its newest whole checkpoint of one step. They are written at the same
@@ -170,7 +170,8 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   for (const ModelRun& m : run.models) summaries.push_back(ModelSummary{m.name, TrainSummary{}});
   for (ModelSummary& s : summaries) s.summary.unigram_baseline = unigram;
   const std::vector<std::vector<TokenBatch>> val = validation_batches(loaders, shared.eval_batches);
-  const int64_t tokens_per_step = shared.ranks * batch.micro_batch_per_gpu * seq * batch.gradient_accumulation_steps;
+  const int64_t tokens_per_step =
+      prepared.front().engine()->world_size() * batch.micro_batch_per_gpu * seq * batch.gradient_accumulation_steps;
   Progress progress(options.progress, shared.steps);
   std::vector<double> seconds(prepared.size(), 0.0), step_seconds(prepared.size(), 0.0);
   std::vector<StepReport> reports(prepared.size());

@@ -41,12 +41,17 @@ std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t
   return std::make_shared<const data::Tokens>(data::load_tokens(data_file, vocab_size, token_format(run.data_format)));
 }
 
-std::vector<data::DataLoader> make_loaders(const RunFile& run, std::shared_ptr<const data::Tokens> tokens,
-                                           int64_t seq, int64_t micro_batch) {
+std::vector<data::DataLoader> make_loaders(const RunFile& run, const Engine& engine,
+                                           std::shared_ptr<const data::Tokens> tokens, int64_t seq, int64_t micro_batch) {
+  const int32_t world = engine.world_size();
+  if (world > engine.local_ranks() && !run.checkpoint_dir.empty())
+    throw std::invalid_argument(run.source + ": checkpoint_dir with " + std::to_string(world) +
+                                " processes: checkpoints of a run over several processes are not written yet (each "
+                                "process would write the same files); leave checkpoint_dir out");
   std::vector<data::DataLoader> loaders;
-  for (int64_t r = 0; r < run.ranks; ++r)
-    loaders.emplace_back(tokens, data::LoaderConfig{seq, micro_batch, static_cast<int>(r), static_cast<int>(run.ranks),
-                                                    run.seed, run.val_fraction});
+  for (int32_t r = 0; r < engine.local_ranks(); ++r)
+    loaders.emplace_back(tokens, data::LoaderConfig{seq, micro_batch, engine.first_rank() + r, world, run.seed,
+                                                    run.val_fraction});
   return loaders;
 }
 

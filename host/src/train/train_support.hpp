@@ -26,10 +26,11 @@ PrepareInputs prepare_inputs(const RunFile& run);
 // The run's tokens (the default corpus is made in run.cache_dir when data is "kjv").
 std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size);
 
-// One loader per rank over the same tokens: rank r of run.ranks, `seq` tokens a row, `micro_batch`
-// rows a batch.
-std::vector<data::DataLoader> make_loaders(const RunFile& run, std::shared_ptr<const data::Tokens> tokens,
-                                           int64_t seq, int64_t micro_batch);
+// One loader per rank this process plays, over the same tokens: global rank first_rank + r of the
+// engine's world (run.ranks thread-ranks on the CPU; one rank of WORLD_SIZE processes on GPUs), `seq`
+// tokens a row, `micro_batch` rows a batch. Refuses what a multi-process run cannot do yet.
+std::vector<data::DataLoader> make_loaders(const RunFile& run, const Engine& engine,
+                                           std::shared_ptr<const data::Tokens> tokens, int64_t seq, int64_t micro_batch);
 
 // Entropy (nats) of the training tokens' unigram distribution: the loss of a model that ignores
 // context, which a trained model must beat.

@@ -50,7 +50,7 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
 
   result.validation = validation_batches(loaders, run.eval_batches);
   const data::LoaderConfig& data = loaders.front().config();
-  const int64_t tokens_per_step = run.ranks * data.micro_batch * data.block_size *
+  const int64_t tokens_per_step = engine.world_size() * data.micro_batch * data.block_size *
                                   engine.config().batch.gradient_accumulation_steps;
   Progress progress(options.progress, run.steps);
   const auto run_start = Clock::now();
