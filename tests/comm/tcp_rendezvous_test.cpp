@@ -12,6 +12,7 @@
 #include <chrono>
 #include <thread>
 
+#include "../common/free_port.hpp"
 #include "../common/thread_ranks.hpp"
 #include "tcp_rendezvous.hpp"
 
@@ -21,18 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-// A port nothing listens on now (the kernel's pick for an ephemeral bind, released at once).
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 const std::vector<uint8_t> kBlob = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 

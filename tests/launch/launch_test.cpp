@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "../common/free_port.hpp"
+
 namespace tandem {
 namespace {
 
@@ -60,17 +62,7 @@ std::string read(const fs::path& file) {
   return text.str();
 }
 
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::free_port;
 
 TEST(Launch, EveryRankGetsTorchrunsVariablesAndMulticastOff) {
   const fs::path dir = fresh_dir("env");

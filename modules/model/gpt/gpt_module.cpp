@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "gpt_model.hpp"
+#include "gpt_module_support.hpp"
 #include "gpt_params.hpp"
 #include "tandem/model.hpp"
 #if TANDEM_GPT_CUDA
@@ -14,85 +15,17 @@ namespace {
 
 using namespace tandem;
 
-const tandem_param_spec kParams[] = {
-    sdk::optional_param("n_layer", TANDEM_PARAM_INT, "12", "transformer blocks", 1, 1024),
-    sdk::optional_param("n_head", TANDEM_PARAM_INT, "12", "attention heads (must divide n_embd)", 1, 1024),
-    sdk::optional_param("n_embd", TANDEM_PARAM_INT, "768", "width of the residual stream", 1, 65536),
-    sdk::optional_param("vocab_size", TANDEM_PARAM_INT, "50257", "tokens; 256 for byte-level text", 1, 1 << 24),
-    sdk::optional_param("block_size", TANDEM_PARAM_INT, "1024", "longest sequence (n_positions)", 1, 1 << 20),
-};
-
-compute::TensorView to_compute(const tandem_tensor_view& v) {
-  compute::TensorView out;
-  out.data = v.data;
-  out.dtype = static_cast<compute::DType>(v.dtype);
-  out.device = static_cast<compute::Device>(v.device);
-  out.shape = compute::Shape::from_range(v.shape, v.shape + v.ndim);
-  return out;
-}
-
-tandem_tensor_view to_c(const compute::TensorView& v) {
-  tandem_tensor_view out{};
-  out.struct_size = sizeof out;
-  out.dtype = static_cast<uint32_t>(v.dtype);
-  out.device = static_cast<uint32_t>(v.device);
-  out.data = v.data;
-  out.ndim = static_cast<uint32_t>(v.shape.rank());
-  for (int d = 0; d < v.shape.rank(); ++d) out.shape[d] = v.shape[d];
-  return out;
-}
-
-// The host's access table, seen as the compute core's ParamAccess.
-class AccessBridge final : public compute::ParamAccess {
- public:
-  explicit AccessBridge(sdk::ParamAccess& host) : host_(host) {}
-  std::vector<compute::TensorView> acquire(int layer) override { return convert(host_.acquire(layer)); }
-  void release(int layer) override { host_.release(layer); }
-  std::vector<compute::TensorView> acquire_grads(int layer) override { return convert(host_.acquire_grads(layer)); }
-  void grads_done(int layer) override { host_.grads_done(layer); }
-
- private:
-  static std::vector<compute::TensorView> convert(const std::vector<tandem_tensor_view>& views) {
-    std::vector<compute::TensorView> out;
-    out.reserve(views.size());
-    for (const tandem_tensor_view& v : views) out.push_back(to_compute(v));
-    return out;
-  }
-  sdk::ParamAccess& host_;
-};
-
-gpt::GptConfig config_from(const sdk::Params& p) {
-  gpt::GptConfig cfg;
-  cfg.n_layer = p.integer("n_layer");
-  cfg.n_head = p.integer("n_head");
-  cfg.n_embd = p.integer("n_embd");
-  cfg.vocab_size = p.integer("vocab_size");
-  cfg.block_size = p.integer("block_size");
-  try {
-    cfg.validate();
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("gpt: ") + e.what());
-  }
-  return cfg;
-}
+using gpt::AccessBridge;
+using gpt::config_from;
+using gpt::to_c;
+using gpt::to_compute;
 
 class GptModule final : public sdk::Model {
  public:
   explicit GptModule(const sdk::Params& p)
       : cfg_(config_from(p)), params_(gpt::gpt_parameters(cfg_)), model_(cfg_) {}
 
-  std::vector<sdk::ModelParam> parameters() const override {
-    std::vector<sdk::ModelParam> out;
-    for (const gpt::GptParam& p : params_) {
-      sdk::ModelParam m;
-      m.name = p.info.name;
-      m.shape.assign(p.info.shape.data(), p.info.shape.data() + p.info.shape.rank());
-      m.layer = p.info.layer;
-      m.flags = p.info.no_weight_decay ? static_cast<uint32_t>(TANDEM_MODEL_PARAM_NO_WEIGHT_DECAY) : 0u;
-      out.push_back(std::move(m));
-    }
-    return out;
-  }
+  std::vector<sdk::ModelParam> parameters() const override { return gpt::module_parameters(params_); }
   int32_t layer_count() const override { return cfg_.layer_count(); }
   int64_t hidden_size() const override { return cfg_.n_embd; }
   int64_t vocab_size() const override { return cfg_.vocab_size; }
@@ -154,4 +87,4 @@ class GptModule final : public sdk::Model {
 
 }  // namespace
 
-TANDEM_MODEL_MODULE(gpt, GptModule, "1.0.0", "GPT-2 (pre-LayerNorm, tied head), Hugging Face names and layout", kParams)
+TANDEM_MODEL_MODULE(gpt, GptModule, "1.0.0", "GPT-2 (pre-LayerNorm, tied head), Hugging Face names and layout", gpt::kModuleParams)

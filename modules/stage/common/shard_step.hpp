@@ -83,12 +83,13 @@ inline double global_grad_norm(sdk::CommHandle& comm, int32_t world, const sdk::
   return total.norm();
 }
 
-// Runs the optimizer on this rank's shard: `params` (the fp32 master shard, updated in place) and
-// `grads` (the accumulated gradient shard), both shard_numel() elements, groups as ShardLayout
-// gives them (padding left out, so it stays 0).
-inline void step_shard(sdk::OptimizerHandle& optimizer, const ShardLayout& layout, float* params, const float* grads,
-                       const tandem_stage_step_args& args) {
-  const std::vector<tandem_optimizer_group> groups = layout.optimizer_groups(args);
+// The optimizer's arguments for this rank's shard: `params` (the fp32 master shard, updated in place)
+// and `grads` (the accumulated gradient shard), both shard_numel() elements, groups as ShardLayout
+// gives them (padding left out, so it stays 0), kept in `groups` (which the arguments point to).
+inline tandem_optimizer_step_args shard_step_args(const ShardLayout& layout, float* params, const float* grads,
+                                                  const tandem_stage_step_args& args,
+                                                  std::vector<tandem_optimizer_group>& groups) {
+  groups = layout.optimizer_groups(args);
   tandem_optimizer_step_args opt{};
   opt.struct_size = sizeof opt;
   opt.step = args.step;
@@ -101,7 +102,14 @@ inline void step_shard(sdk::OptimizerHandle& optimizer, const ShardLayout& layou
   opt.group_count = static_cast<uint32_t>(groups.size());
   opt.pieces = layout.pieces().data();
   opt.piece_count = static_cast<uint32_t>(layout.pieces().size());
-  optimizer.step(opt);
+  return opt;
+}
+
+// Runs the optimizer on this rank's shard (shard_step_args).
+inline void step_shard(sdk::OptimizerHandle& optimizer, const ShardLayout& layout, float* params, const float* grads,
+                       const tandem_stage_step_args& args) {
+  std::vector<tandem_optimizer_group> groups;
+  optimizer.step(shard_step_args(layout, params, grads, args, groups));
 }
 
 // Bytes of the optimizer's state (0 without an optimizer).

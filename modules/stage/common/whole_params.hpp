@@ -27,6 +27,7 @@
 
 #include "layer_index.hpp"
 #include "shard_layout.hpp"
+#include "shard_step.hpp"
 #include "tandem/memory.hpp"
 #include "tandem/stage.hpp"
 #include "tandem/working_precision.hpp"
@@ -53,14 +54,9 @@ class WholeParams {
   // copy, and the pieces this rank owns into its master shard.
   void set(uint32_t index, const float* values) {
     const sdk::FlatParam& p = layout_.param(index);
-    const float* source = values;
-    sdk::Buffer<float> staged;  // on a GPU the values go up once, then are rounded there
-    if (memory_.on_device()) {
-      staged = sdk::Buffer<float>(memory_, p.numel);
-      memory_.copy(staged.data(), values, p.numel * sizeof(float));
-      source = staged.data();
-    }
-    memory_.to_working(working(layout_.flat().global_offset(index)), source, p.numel, dtype_);
+    sdk::Buffer<float> staged;
+    memory_.to_working(working(layout_.flat().global_offset(index)), sdk::from_host(memory_, values, p.numel, staged),
+                       p.numel, dtype_);
     layout_.for_each_owner_piece(p.group, p.offset, p.numel, [&](int32_t q, size_t first, size_t count, size_t done) {
       if (q == layout_.rank())
         memory_.copy(master_.data() + layout_.shard_index(p.group, first), values + done, count * sizeof(float));
@@ -69,16 +65,7 @@ class WholeParams {
   }
   // Parameter `index` as the model sees it (the working values), into host fp32 `out`.
   void get(uint32_t index, float* out) const {
-    const size_t n = layout_.param(index).numel;
-    const std::byte* at = working(layout_.flat().global_offset(index));
-    if (!memory_.on_device()) {
-      memory_.from_working(out, at, n, dtype_);
-      return;
-    }
-    sdk::Buffer<float> widened(memory_, n);
-    memory_.from_working(widened.data(), at, n, dtype_);
-    memory_.copy(out, widened.data(), n * sizeof(float));
-    memory_.synchronize();
+    sdk::working_to_host(memory_, out, working(layout_.flat().global_offset(index)), layout_.param(index).numel, dtype_);
   }
 
   void views(int32_t layer, tandem_tensor_view* out) {
@@ -93,7 +80,7 @@ class WholeParams {
   // stage's memory), then every rank's working parameters made whole again. Collective.
   void step(sdk::OptimizerHandle& optimizer, const float* grads, const tandem_stage_step_args& args,
             sdk::CommHandle& comm) {
-    tandem_optimizer_step_args opt = optimizer_args(args, grads);
+    tandem_optimizer_step_args opt = shard_step_args(layout_, master_.data(), grads, args, groups_);
     if (!offloaded_) {
       optimizer.step(opt);
       publish(comm);
@@ -126,23 +113,6 @@ class WholeParams {
   static size_t chunk_elements(size_t shard) { return std::clamp<size_t>(shard / 8, 1, kMaxChunk); }
 
   std::byte* working(size_t element) const { return params_.data() + element * element_; }
-
-  tandem_optimizer_step_args optimizer_args(const tandem_stage_step_args& args, const float* grads) {
-    groups_ = layout_.optimizer_groups(args);
-    tandem_optimizer_step_args opt{};
-    opt.struct_size = sizeof opt;
-    opt.step = args.step;
-    opt.params = master_.data();
-    opt.grads = grads;
-    opt.grad_dtype = TANDEM_DTYPE_F32;
-    opt.grad_scale = args.grad_scale;
-    opt.numel = layout_.shard_numel();
-    opt.groups = groups_.data();
-    opt.group_count = static_cast<uint32_t>(groups_.size());
-    opt.pieces = layout_.pieces().data();
-    opt.piece_count = static_cast<uint32_t>(layout_.pieces().size());
-    return opt;
-  }
 
   // The updated master shards become every rank's working parameters. Collective.
   void publish(sdk::CommHandle& comm) {

@@ -88,31 +88,20 @@ class Zero0 final : public tandem::sdk::Stage {
     const auto* values = static_cast<const float*>(full.data);
     // The fp32 values in this stage's memory: the master itself, or (fp32 without one) staged.
     Buffer<float> staged;
-    const float* source = values;
+    const float* source = nullptr;
     if (!master_.empty()) {
       memory.copy(master_.data() + at, values, n * sizeof(float));
       source = master_.data() + at;
-    } else if (memory.on_device()) {
-      staged = Buffer<float>(memory, n);
-      memory.copy(staged.data(), values, n * sizeof(float));
-      source = staged.data();
+    } else {
+      source = tandem::sdk::from_host(memory, values, n, staged);
     }
     memory.to_working(params_.data() + at * element_, source, n, dtype_);
     memory.synchronize();
   }
   void get_param(uint32_t index, tandem_tensor_view& out) override {
     check_fp32(out, index);
-    const tandem::sdk::Memory& memory = setup_.memory;
-    const size_t n = numel(index);
-    const std::byte* at = params_.data() + layout_->global_offset(index) * element_;
-    if (!memory.on_device()) {
-      memory.from_working(static_cast<float*>(out.data), at, n, dtype_);
-      return;
-    }
-    Buffer<float> widened(memory, n);
-    memory.from_working(widened.data(), at, n, dtype_);
-    memory.copy(out.data, widened.data(), n * sizeof(float));
-    memory.synchronize();
+    tandem::sdk::working_to_host(setup_.memory, static_cast<float*>(out.data),
+                                 params_.data() + layout_->global_offset(index) * element_, numel(index), dtype_);
   }
 
   void acquire(int32_t layer, tandem_tensor_view* views) override {

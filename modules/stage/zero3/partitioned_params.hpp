@@ -110,14 +110,8 @@ class PartitionedParams {
         memory_.copy(shard_.data() + layout_.shard_index(p.group, first), values + done, count * sizeof(float));
     });
     if (std::byte* copy = resident(index)) {
-      const float* source = values;
-      sdk::Buffer<float> staged;  // on a GPU the values go up once, then are rounded there
-      if (memory_.on_device()) {
-        staged = sdk::Buffer<float>(memory_, p.numel);
-        memory_.copy(staged.data(), values, p.numel * sizeof(float));
-        source = staged.data();
-      }
-      memory_.to_working(copy, source, p.numel, dtype_);
+      sdk::Buffer<float> staged;
+      memory_.to_working(copy, sdk::from_host(memory_, values, p.numel, staged), p.numel, dtype_);
     }
     memory_.synchronize();
   }
@@ -135,14 +129,7 @@ class PartitionedParams {
       gather({Range{p.group, p.offset, p.numel, 0}}, gathered.data());
       values = gathered.data();
     }
-    if (!memory_.on_device()) {
-      memory_.from_working(out, values, p.numel, dtype_);
-      return;
-    }
-    sdk::Buffer<float> widened(memory_, p.numel);
-    memory_.from_working(widened.data(), values, p.numel, dtype_);
-    memory_.copy(out, widened.data(), p.numel * sizeof(float));
-    memory_.synchronize();
+    sdk::working_to_host(memory_, out, values, p.numel, dtype_);
   }
 
   void acquire(int32_t layer, tandem_tensor_view* views) {

@@ -228,4 +228,22 @@ class Buffer {
   size_t n_ = 0;
 };
 
+// fp32 values from the host, readable in `memory`: `host` itself on the CPU; on a device, a copy
+// kept in `holder` (the values go up once, then device work reads them).
+inline const float* from_host(const Memory& memory, const float* host, size_t n, Buffer<float>& holder) {
+  if (!memory.on_device()) return host;
+  holder = Buffer<float>(memory, n);
+  memory.copy(holder.data(), host, n * sizeof(float));
+  return holder.data();
+}
+
+// n working values of `dtype` at `working` in `memory`, widened to fp32 into host `out`. Synchronous.
+inline void working_to_host(const Memory& memory, float* out, const void* working, size_t n, tandem_dtype dtype) {
+  if (!memory.on_device()) return memory.from_working(out, working, n, dtype);
+  Buffer<float> widened(memory, n);
+  memory.from_working(widened.data(), working, n, dtype);
+  memory.copy(out, widened.data(), n * sizeof(float));
+  memory.synchronize();
+}
+
 }  // namespace tandem::sdk
