@@ -1,7 +1,9 @@
 // The TCP rendezvous the nccl communicator meets through (modules/comm/nccl/tcp_rendezvous.hpp), on
 // this machine's loopback with ranks as threads: every rank gets rank 0's blob; a rank that never
 // comes, a rank 0 that is not there, a duplicate rank, a world size that differs and a stranger on
-// the port all end in an error that says which, within the timeout.
+// the port all end in an error that says which, within the timeout. Then the watch over the links it
+// leaves: live ranks and goodbyes report nothing; a rank that stops answering, or dies, is named on
+// every rank (rank 0 tells the others); rank 0's death is named by the others.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +12,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "../common/free_port.hpp"
@@ -138,6 +144,114 @@ TEST(TcpRendezvous, AStrangerOnThePortIsIgnored) {
   });
   ASSERT_TRUE(r.all_ok()) << r.summary();
   EXPECT_EQ(got, kBlob);
+}
+
+}  // namespace
+}  // namespace tandem::rendezvous
+
+namespace tandem::rendezvous {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+// What a rank's watch reported: the lost rank and why, once.
+struct Report {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int32_t rank = -2;
+  std::string why;
+  int calls = 0;
+  void operator()(int32_t r, const std::string& w) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    rank = r;
+    why = w;
+    ++calls;
+    changed.notify_all();
+  }
+  bool wait(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return changed.wait_for(lock, limit, [&] { return calls > 0; });
+  }
+};
+
+// `world` ranks meet (threads), each with its links kept.
+std::vector<Links> meet(int world) {
+  const Endpoint at{"127.0.0.1", test::free_port()};
+  std::vector<Links> links(static_cast<size_t>(world));
+  const test::RankResults r = test::run_ranks(world, [&](int rank) {
+    if (rank == 0)
+      serve(at, world, kBlob, 10s, &links[0]);
+    else
+      join(at, rank, world, kBlob.size(), 10s, &links[static_cast<size_t>(rank)]);
+  });
+  EXPECT_TRUE(r.all_ok()) << r.summary();
+  return links;
+}
+
+TEST(RankWatch, LiveRanksReportNothingAndGoodbyesAreNoLoss) {
+  std::vector<Links> links = meet(3);
+  std::vector<Report> reports(3);
+  {
+    std::vector<std::unique_ptr<Watch>> watches;
+    for (int r = 0; r < 3; ++r)
+      watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 1s,
+                                                std::ref(reports[static_cast<size_t>(r)])));
+    std::this_thread::sleep_for(2500ms);  // longer than the timeout: only the heartbeats keep the ranks alive
+    // Each destructor says goodbye: rank 2 leaving first must not count as losing it.
+    watches.pop_back();
+    std::this_thread::sleep_for(500ms);
+  }
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(reports[static_cast<size_t>(r)].calls, 0) << "rank " << r << ": " << reports[static_cast<size_t>(r)].why;
+}
+
+TEST(RankWatch, ARankThatStopsAnsweringIsNamedOnEveryRank) {
+  std::vector<Links> links = meet(3);
+  std::vector<Report> reports(3);
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int r = 0; r < 3; ++r)
+    watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 1s,
+                                              std::ref(reports[static_cast<size_t>(r)])));
+  const auto t0 = std::chrono::steady_clock::now();
+  watches[2]->stop_heartbeats();  // rank 2 hangs
+  ASSERT_TRUE(reports[0].wait(10s));
+  ASSERT_TRUE(reports[1].wait(10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 6s) << "within the timeout, give or take";
+  EXPECT_EQ(reports[0].rank, 2);
+  EXPECT_THAT(reports[0].why, HasSubstr("stopped answering (no heartbeat for 1"));
+  EXPECT_EQ(reports[1].rank, 2) << "rank 0 told rank 1 which rank it was";
+  EXPECT_THAT(reports[1].why, HasSubstr("rank 0 found it gone"));
+  EXPECT_EQ(reports[0].calls, 1);
+}
+
+TEST(RankWatch, ARankThatDiesIsNamedAtOnce) {
+  std::vector<Links> links = meet(3);
+  std::vector<Report> reports(3);
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int r = 0; r < 2; ++r)
+    watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 10s,
+                                              std::ref(reports[static_cast<size_t>(r)])));
+  links[2] = Links();  // rank 2's process ends: its connection closes without a goodbye
+  ASSERT_TRUE(reports[0].wait(5s)) << "well before the 10 s timeout";
+  EXPECT_EQ(reports[0].rank, 2);
+  EXPECT_THAT(reports[0].why, HasSubstr("closed its connection to rank 0"));
+  ASSERT_TRUE(reports[1].wait(5s));
+  EXPECT_EQ(reports[1].rank, 2);
+}
+
+TEST(RankWatch, WhenRankZeroDiesTheOthersNameIt) {
+  std::vector<Links> links = meet(3);
+  std::vector<Report> reports(3);
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int r = 1; r < 3; ++r)
+    watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 10s,
+                                              std::ref(reports[static_cast<size_t>(r)])));
+  links[0] = Links();
+  for (int r = 1; r < 3; ++r) {
+    ASSERT_TRUE(reports[static_cast<size_t>(r)].wait(5s)) << "rank " << r;
+    EXPECT_EQ(reports[static_cast<size_t>(r)].rank, 0);
+    EXPECT_THAT(reports[static_cast<size_t>(r)].why, HasSubstr("closed its connection to rank " + std::to_string(r)));
+  }
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 //   rendezvous   meet the other ranks through the TCP rendezvous at MASTER_ADDR:MASTER_PORT (rank 0
 //                serves a blob, the others receive it) and write it to DIR/rank<RANK>.blob
 //   signal       write DIR/rank<RANK>.ready, wait for SIGTERM/SIGINT, write which, exit 128 + it
+//   hang:R       meet through the rendezvous keeping the links, watch them (heartbeats every 50 ms, 1 s
+//                timeout); rank R then stops itself (SIGSTOP: it stops answering); a rank whose watch
+//                finds a rank lost writes DIR/rank<RANK>.lost ("lost R: why") and exits 3
 #include <signal.h>
 #include <unistd.h>
 
@@ -77,6 +80,24 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (action == "signal") return wait_for_a_signal(dir, rank);
+  if (action.rfind("hang:", 0) == 0) {
+    const tandem::LaunchEnv env = tandem::read_launch_env();
+    const tandem::rendezvous::Endpoint at{env.master_addr, static_cast<uint16_t>(env.master_port)};
+    tandem::rendezvous::Links links;
+    const std::vector<uint8_t> blob = {'i', 'd'};
+    if (env.rank == 0)
+      tandem::rendezvous::serve(at, env.world_size, blob, std::chrono::seconds(20), &links);
+    else
+      tandem::rendezvous::join(at, env.rank, env.world_size, blob.size(), std::chrono::seconds(20), &links);
+    tandem::rendezvous::Watch watch(std::move(links), env.rank, std::chrono::milliseconds(50), std::chrono::seconds(1),
+                                    [&](int32_t lost, const std::string& why) {
+                                      write(dir + "/rank" + rank + ".lost", "lost " + std::to_string(lost) + ": " + why + "\n");
+                                      std::_Exit(3);
+                                    });
+    if (rank == action.substr(5)) ::raise(SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::seconds(30));
+    return 0;
+  }
   std::cerr << "launch_probe: unknown action " << action << "\n";
   return 2;
 }

@@ -1,7 +1,8 @@
 // `tandem launch` with several processes on this machine: the variables every rank gets (one node
 // and the second of two), a failing rank named and the others stopped, a command that cannot run,
-// the ranks meeting through the TCP rendezvous the nccl communicator uses, SIGTERM passed on to every
-// rank, and the refusals of bad options.
+// the ranks meeting through the TCP rendezvous the nccl communicator uses, a rank that stops answering
+// (SIGSTOP) named by the others' heartbeat watch and the run ended, SIGTERM passed on to every rank,
+// and the refusals of bad options.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -132,6 +133,22 @@ TEST(Launch, TheRanksMeetThroughTheRendezvous) {
                        dir);
   ASSERT_EQ(r.code, 0) << r.output;
   for (int rank = 0; rank < 4; ++rank) EXPECT_EQ(read(dir / ("rank" + std::to_string(rank) + ".blob")), "met");
+  fs::remove_all(dir);
+}
+
+TEST(Launch, ARankThatStopsAnsweringIsNamedAndTheRunEnds) {
+  const fs::path dir = fresh_dir("hang");
+  const Result r = run("--nproc-per-node 3 --grace-seconds 1 --master-port " + std::to_string(free_port()) + " -- " +
+                           kProbe + " " + dir.string() + " hang:1",
+                       dir);
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_LT(r.seconds, 20.0) << "no silent hang";
+  EXPECT_THAT(r.output, HasSubstr("exited with status 3; stopping the other ranks"));
+  // Every rank that found it names rank 1: rank 0 by its silence, rank 2 from rank 0's word.
+  EXPECT_THAT(read(dir / "rank0.lost"), HasSubstr("lost 1: stopped answering"));
+  if (fs::exists(dir / "rank2.lost")) {
+    EXPECT_THAT(read(dir / "rank2.lost"), HasSubstr("lost 1"));
+  }
   fs::remove_all(dir);
 }
 

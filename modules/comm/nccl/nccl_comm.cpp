@@ -12,12 +12,18 @@
 //   all_gather / broadcast        any dtype (moved as bytes)
 //   barrier                       a one-element all-reduce, then the stream is synchronised
 //   abort                         ncclCommAbort: later collectives of this rank fail with the message
+// Liveness: with several ranks the rendezvous' connections stay open and carry heartbeats (Watch in
+// tcp_rendezvous.hpp); a rank that dies or stops answering for timeout_seconds is named on the others,
+// which abort their communicator (so that a collective waiting for it returns) and fail their next
+// call with that name: never a silent hang.
 // NVLink multicast (NVLS) stays off unless NCCL_NVLS_ENABLE says otherwise: it is set to 0 here
 // before the communicator is made, as in every environment tandem launch builds.
 #include <cuda_runtime.h>
 #include <nccl.h>
 
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -37,7 +43,11 @@ const tandem_param_spec kParams[] = {
                                 "where rank 0 serves the rendezvous (MASTER_ADDR)"),
     tandem::sdk::optional_param("master_port", TANDEM_PARAM_INT, "29500", "its port (MASTER_PORT)", 1, 65535),
     tandem::sdk::optional_param("timeout_seconds", TANDEM_PARAM_FLOAT, "300",
-                                "how long the ranks wait for each other at the rendezvous", 0.001, 1e6),
+                                "how long the ranks wait for each other at the rendezvous, and for a heartbeat of a "
+                                "rank before it counts as lost",
+                                0.001, 1e6),
+    tandem::sdk::optional_param("heartbeat_seconds", TANDEM_PARAM_FLOAT, "1", "between two heartbeats of a rank",
+                                0.001, 3600),
 };
 
 [[noreturn]] void fail_nccl(ncclResult_t r, const std::string& what) {
@@ -86,19 +96,30 @@ class NcclComm final : public tandem::sdk::Communicator {
     ncclUniqueId id{};
     const tandem::rendezvous::Endpoint at{p.string("master_addr"), static_cast<uint16_t>(p.integer("master_port"))};
     const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(p.number("timeout_seconds") * 1000));
+    tandem::rendezvous::Links links;
     if (rank_ == 0) {
       check(ncclGetUniqueId(&id), "ncclGetUniqueId");
       const auto* bytes = reinterpret_cast<const uint8_t*>(&id);
-      tandem::rendezvous::serve(at, world_, std::vector<uint8_t>(bytes, bytes + sizeof id), timeout);
+      tandem::rendezvous::serve(at, world_, std::vector<uint8_t>(bytes, bytes + sizeof id), timeout, &links);
     } else {
-      const std::vector<uint8_t> blob = tandem::rendezvous::join(at, rank_, world_, sizeof id, timeout);
+      const std::vector<uint8_t> blob = tandem::rendezvous::join(at, rank_, world_, sizeof id, timeout, &links);
       std::memcpy(&id, blob.data(), sizeof id);
     }
     check(ncclCommInitRank(&comm_, world_, id, rank_),
           "joining the communicator as rank " + std::to_string(rank_) + " of " + std::to_string(world_));
+    if (world_ > 1) {
+      const auto beat = std::chrono::milliseconds(static_cast<int64_t>(p.number("heartbeat_seconds") * 1000));
+      watch_ = std::make_unique<tandem::rendezvous::Watch>(
+          std::move(links), rank_, beat, timeout, [this](int32_t lost, const std::string& why) {
+            const std::string message = "rank " + std::to_string(lost) + " " + why;
+            std::fprintf(stderr, "tandem: nccl rank %d: %s; aborting the communicator\n", rank_, message.c_str());
+            abort(0, message);
+          });
+    }
     check(cudaMalloc(&flag_, sizeof(float)), "cudaMalloc");
   }
   ~NcclComm() override {
+    watch_.reset();  // goodbye to the others first: a clean exit is not a lost rank
     (void)cudaSetDevice(device_);
     if (comm_ != nullptr) (void)(aborted_ ? ncclSuccess : ncclCommDestroy(comm_));
     if (flag_ != nullptr) (void)cudaFree(flag_);
@@ -158,6 +179,7 @@ class NcclComm final : public tandem::sdk::Communicator {
   std::mutex mutex_;
   bool aborted_ = false;
   std::string abort_message_;
+  std::unique_ptr<tandem::rendezvous::Watch> watch_;  // several ranks: their heartbeats
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <thread>
 
 namespace tandem::rendezvous {
@@ -45,6 +46,7 @@ class Socket {
     return *this;
   }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -110,7 +112,18 @@ std::string list(const std::vector<int32_t>& ranks) {
 
 }  // namespace
 
-void serve(const Endpoint& at, int32_t world_size, const std::vector<uint8_t>& blob, std::chrono::milliseconds timeout) {
+Links::~Links() {
+  for (int fd : fds_)
+    if (fd >= 0) ::close(fd);
+}
+
+Links& Links::operator=(Links&& o) noexcept {
+  std::swap(fds_, o.fds_);
+  return *this;
+}
+
+void serve(const Endpoint& at, int32_t world_size, const std::vector<uint8_t>& blob, std::chrono::milliseconds timeout,
+           Links* keep) {
   if (world_size <= 1) return;
   const Clock::time_point deadline = Clock::now() + timeout;
   Socket listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -178,10 +191,14 @@ void serve(const Endpoint& at, int32_t world_size, const std::vector<uint8_t>& b
   for (int32_t r = 1; r < world_size; ++r)
     reply(ranks[static_cast<size_t>(r)].get(), kOk, blob.data(), static_cast<uint32_t>(blob.size()),
           "rank " + std::to_string(r));
+  if (keep == nullptr) return;
+  std::vector<int> fds(static_cast<size_t>(world_size), -1);
+  for (int32_t r = 1; r < world_size; ++r) fds[static_cast<size_t>(r)] = ranks[static_cast<size_t>(r)].release();
+  *keep = Links(std::move(fds));
 }
 
 std::vector<uint8_t> join(const Endpoint& at, int32_t rank, int32_t world_size, size_t size,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout, Links* keep) {
   const Clock::time_point deadline = Clock::now() + timeout;
   addrinfo hints{};
   hints.ai_family = AF_INET;
@@ -210,6 +227,7 @@ std::vector<uint8_t> join(const Endpoint& at, int32_t rank, int32_t world_size, 
         if (payload.size() != size)
           throw Error("rendezvous at " + where(at) + ": rank 0 sent " + std::to_string(payload.size()) +
                       " bytes, expected " + std::to_string(size));
+        if (keep != nullptr) *keep = Links(std::vector<int>{s.release()});
         return payload;
       }
     }
@@ -218,6 +236,98 @@ std::vector<uint8_t> join(const Endpoint& at, int32_t rank, int32_t world_size, 
                   " (MASTER_ADDR:MASTER_PORT) within " + std::to_string(timeout.count() / 1000.0) + " s: " +
                   last_reason);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// The watch's messages, one byte each (kLost is followed by the lost rank as int32).
+constexpr uint8_t kHeartbeat = 'H', kGoodbye = 'B', kLost = 'L';
+
+Watch::Watch(Links links, int32_t rank, std::chrono::milliseconds interval, std::chrono::milliseconds timeout,
+             Lost on_lost)
+    : links_(std::move(links)), rank_(rank), interval_(interval), timeout_(timeout), on_lost_(std::move(on_lost)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Watch::~Watch() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  for (int fd : links_.fds())
+    if (fd >= 0) (void)::send(fd, &kGoodbye, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void Watch::report(int32_t rank, const std::string& why) {
+  if (reported_) return;
+  reported_ = true;
+  if (rank_ == 0)  // the others learn which rank it was, and stop waiting on it too
+    for (size_t r = 1; r < links_.fds().size(); ++r) {
+      const int fd = links_.fds()[r];
+      if (fd < 0 || static_cast<int32_t>(r) == rank) continue;
+      uint8_t message[1 + sizeof(int32_t)] = {kLost};
+      std::memcpy(message + 1, &rank, sizeof rank);
+      (void)::send(fd, message, sizeof message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+  on_lost_(rank, why);
+}
+
+void Watch::run() {
+  const std::vector<int>& fds = links_.fds();
+  std::vector<Clock::time_point> last_seen(fds.size(), Clock::now());
+  std::vector<bool> gone(fds.size(), false);  // said goodbye: a clean exit
+  Clock::time_point next_beat = Clock::now();
+  const std::string silence = "stopped answering (no heartbeat for " + std::to_string(timeout_.count() / 1000.0) + " s)";
+  while (!stop_ && !reported_) {
+    const Clock::time_point now = Clock::now();
+    if (now >= next_beat) {
+      if (!silent_)
+        for (int fd : fds)
+          if (fd >= 0) (void)::send(fd, &kHeartbeat, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      next_beat = now + interval_;
+    }
+    std::vector<pollfd> polled;
+    std::vector<size_t> who;
+    for (size_t r = 0; r < fds.size(); ++r)
+      if (fds[r] >= 0 && !gone[r]) {
+        polled.push_back(pollfd{fds[r], POLLIN, 0});
+        who.push_back(r);
+      }
+    if (polled.empty()) return;
+    const int wait = static_cast<int>(std::clamp<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - Clock::now()).count(), 1, 100));
+    if (::poll(polled.data(), polled.size(), wait) < 0 && errno != EINTR) return report(-1, "poll failed");
+    for (size_t i = 0; i < polled.size() && !reported_; ++i) {
+      const size_t r = who[i];
+      const int32_t peer = static_cast<int32_t>(r);
+      if ((polled[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      uint8_t buffer[64];
+      const ssize_t n = ::recv(fds[r], buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        if (!gone[r]) report(peer, "closed its connection to rank " + std::to_string(rank_) + " (its process ended?)");
+        continue;
+      }
+      for (ssize_t k = 0; k < n; ++k) {
+        if (buffer[k] == kHeartbeat) {
+          last_seen[r] = Clock::now();
+        } else if (buffer[k] == kGoodbye) {
+          gone[r] = true;
+        } else if (buffer[k] == kLost && rank_ != 0) {
+          uint8_t bytes[sizeof(int32_t)] = {};
+          const size_t here = std::min<size_t>(sizeof bytes, static_cast<size_t>(n - k - 1));
+          std::memcpy(bytes, buffer + k + 1, here);
+          try {  // the rank may arrive in the next segment
+            if (here < sizeof bytes)
+              read_all(fds[r], bytes + here, sizeof bytes - here, Clock::now() + std::chrono::seconds(1), "rank 0");
+          } catch (const Error&) {
+          }
+          int32_t lost = -1;
+          std::memcpy(&lost, bytes, sizeof lost);
+          report(lost, "was lost: rank 0 found it gone");
+          break;
+        }
+      }
+    }
+    const Clock::time_point after = Clock::now();
+    for (size_t r = 0; r < fds.size() && !reported_; ++r)
+      if (fds[r] >= 0 && !gone[r] && after - last_seen[r] > timeout_) report(static_cast<int32_t>(r), silence);
   }
 }
 
