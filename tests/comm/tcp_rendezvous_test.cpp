@@ -189,14 +189,20 @@ std::vector<Links> meet(int world) {
   return links;
 }
 
+// Starts rank r's watch over its links (a heartbeat every 20 ms); what it loses goes to reports[r].
+std::unique_ptr<Watch> watch(std::vector<Links>& links, std::vector<Report>& reports, int r,
+                             std::chrono::milliseconds timeout) {
+  const auto i = static_cast<size_t>(r);
+  return std::make_unique<Watch>(std::move(links[i]), r, 20ms, timeout, std::ref(reports[i]));
+}
+
 TEST(RankWatch, LiveRanksReportNothingAndGoodbyesAreNoLoss) {
   std::vector<Links> links = meet(3);
   std::vector<Report> reports(3);
   {
     std::vector<std::unique_ptr<Watch>> watches;
     for (int r = 0; r < 3; ++r)
-      watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 1s,
-                                                std::ref(reports[static_cast<size_t>(r)])));
+      watches.push_back(watch(links, reports, r, 1s));
     std::this_thread::sleep_for(2500ms);  // longer than the timeout: only the heartbeats keep the ranks alive
     // Each destructor says goodbye: rank 2 leaving first must not count as losing it.
     watches.pop_back();
@@ -210,8 +216,7 @@ TEST(RankWatch, ARankThatStopsAnsweringIsNamedOnEveryRank) {
   std::vector<Report> reports(3);
   std::vector<std::unique_ptr<Watch>> watches;
   for (int r = 0; r < 3; ++r)
-    watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 1s,
-                                              std::ref(reports[static_cast<size_t>(r)])));
+    watches.push_back(watch(links, reports, r, 1s));
   const auto t0 = std::chrono::steady_clock::now();
   watches[2]->stop_heartbeats();  // rank 2 hangs
   ASSERT_TRUE(reports[0].wait(10s));
@@ -229,8 +234,7 @@ TEST(RankWatch, ARankThatDiesIsNamedAtOnce) {
   std::vector<Report> reports(3);
   std::vector<std::unique_ptr<Watch>> watches;
   for (int r = 0; r < 2; ++r)
-    watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 10s,
-                                              std::ref(reports[static_cast<size_t>(r)])));
+    watches.push_back(watch(links, reports, r, 10s));
   links[2] = Links();  // rank 2's process ends: its connection closes without a goodbye
   ASSERT_TRUE(reports[0].wait(5s)) << "well before the 10 s timeout";
   EXPECT_EQ(reports[0].rank, 2);
@@ -244,8 +248,7 @@ TEST(RankWatch, WhenRankZeroDiesTheOthersNameIt) {
   std::vector<Report> reports(3);
   std::vector<std::unique_ptr<Watch>> watches;
   for (int r = 1; r < 3; ++r)
-    watches.push_back(std::make_unique<Watch>(std::move(links[static_cast<size_t>(r)]), r, 20ms, 10s,
-                                              std::ref(reports[static_cast<size_t>(r)])));
+    watches.push_back(watch(links, reports, r, 10s));
   links[0] = Links();
   for (int r = 1; r < 3; ++r) {
     ASSERT_TRUE(reports[static_cast<size_t>(r)].wait(5s)) << "rank " << r;

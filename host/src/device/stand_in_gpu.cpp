@@ -1,14 +1,13 @@
 // The stand-in GPU (gpu.hpp, RunDevice::stand_in): the GPU path of the engine on the CPU. Its memory is
 // StandInMemory (host allocations that say they are a CUDA device, strict about queued copies), its
-// loss computes on the fp32 logits exactly as the CPU path does (the same functions, the same order,
-// so an engine on it gives the CPU engine's bits), its timer reads the host clock.
+// loss is the CPU path's (HostLoss, so an engine on it gives the CPU engine's bits), its timer reads the host clock.
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
 
 #include "device/gpu.hpp"
-#include "tandem/compute/losses.hpp"
+#include "engine/host_loss.hpp"
 #include "tandem/stand_in_memory.hpp"
 
 namespace tandem::gpu {
@@ -19,33 +18,27 @@ class StandInLoss final : public Loss {
  public:
   void queue(const Request& r) override {
     if (r.dtype != TANDEM_DTYPE_F32) throw std::invalid_argument("the stand-in GPU computes the loss on fp32 logits");
-    const size_t rows = static_cast<size_t>(r.rows), n = rows * static_cast<size_t>(r.vocab);
     auto* logits = static_cast<float*>(r.logits);
-    row_losses_.resize(rows);
-    sums_ = Sums{};
-    compute::cross_entropy_forward(logits, r.targets, row_losses_.data(), r.rows, r.vocab);
-    for (size_t i = 0; i < rows; ++i) sums_.ce += r.targets[i] >= 0 ? row_losses_[i] : 0.0;
-    if (r.gradient) {
-      dlosses_.assign(rows, static_cast<float>(r.ce_scale));
-      dlogits_.assign(n, 0.0f);
-      compute::cross_entropy_backward(logits, r.targets, dlosses_.data(), dlogits_.data(), r.rows, r.vocab);
-    }
-    if (r.teacher != nullptr) {
-      const compute::Distillation d{r.temperature, r.alpha};
-      const auto* teacher = static_cast<const float*>(r.teacher);
-      compute::kl_distill_forward(logits, teacher, row_losses_.data(), r.rows, r.vocab, d);
-      for (float v : row_losses_) sums_.kl += v;
-      if (r.gradient) {
-        std::fill(dlosses_.begin(), dlosses_.end(), static_cast<float>(r.kl_scale));
-        compute::kl_distill_backward(logits, teacher, dlosses_.data(), dlogits_.data(), r.rows, r.vocab, d);
-      }
-    }
+    HostLoss::Request request;
+    request.logits = logits;
+    request.targets = r.targets;
+    request.teacher = static_cast<const float*>(r.teacher);
+    request.rows = r.rows;
+    request.vocab = r.vocab;
+    request.distill = compute::Distillation{r.temperature, r.alpha};
+    request.ce_scale = r.ce_scale;
+    request.kl_scale = r.kl_scale;
+    const size_t n = static_cast<size_t>(r.rows * r.vocab);
+    if (r.gradient) dlogits_.resize(n);
+    const HostLoss::Sums sums = loss_.run(request, r.gradient ? dlogits_.data() : nullptr);
+    sums_ = Sums{sums.ce, sums.kl};
     if (r.gradient) std::memcpy(logits, dlogits_.data(), n * sizeof(float));  // over the logits, as on a GPU
   }
   Sums sums() override { return sums_; }
 
  private:
-  std::vector<float> row_losses_, dlosses_, dlogits_;
+  HostLoss loss_;
+  std::vector<float> dlogits_;
   Sums sums_;
 };
 

@@ -180,6 +180,20 @@ int64_t counted_targets(const std::string& engine, const TokenBatch& batch, int6
   return counted;
 }
 
+// The classifier kernel's request for a rank's last logits against `targets`: the losses only;
+// a training backward adds the gradient's weights and the teacher.
+gpu::Loss::Request loss_request(void* logits, uint32_t dtype, int64_t rows, int64_t vocab,
+                                const std::vector<int32_t>& targets) {
+  gpu::Loss::Request request;
+  request.logits = logits;
+  request.dtype = dtype;
+  request.rows = rows;
+  request.vocab = vocab;
+  request.targets = targets.data();
+  request.gradient = false;
+  return request;
+}
+
 }  // namespace
 
 // The loss and its gradient on the host, then the model's backward and the stage's reduction.
@@ -188,33 +202,25 @@ void Engine::backward_on_cpu(Rank& rank, const TokenBatch& batch, const LossSpec
   const int64_t rows = last_batch_ * last_seq_;
   // fp16: the gradients carry the loss scale S from here to the step, which divides it out.
   const double loss_scale = scaler_.scale();
-  const compute::Distillation distill{loss.temperature, loss.alpha};
   {
     const auto t0 = Clock::now();
     // Mean over the tokens that have a target, divided by gas as DeepSpeed's backward does.
     const int64_t counted = counted_targets(name_, batch, rows);
-    rank.row_losses.resize(static_cast<size_t>(rows));
-    rank.dlosses.assign(static_cast<size_t>(rows),
-                        static_cast<float>(loss_scale / (static_cast<double>(counted) * gas)));
-    rank.dlogits.assign(static_cast<size_t>(rows * vocab_), 0.0f);
-    compute::cross_entropy_forward(rank.logits, batch.targets.data(), rank.row_losses.data(), rows, vocab_);
-    double ce = 0;
-    for (int64_t i = 0; i < rows; ++i) ce += batch.targets[static_cast<size_t>(i)] >= 0 ? rank.row_losses[static_cast<size_t>(i)] : 0.0;
-    rank.ce = ce / static_cast<double>(counted);
-    compute::cross_entropy_backward(rank.logits, batch.targets.data(), rank.dlosses.data(), rank.dlogits.data(), rows,
-                                    vocab_);
-    rank.kd = 0;
+    HostLoss::Request request;
+    request.logits = rank.logits;
+    request.targets = batch.targets.data();
+    request.rows = rows;
+    request.vocab = vocab_;
+    request.ce_scale = loss_scale / (static_cast<double>(counted) * static_cast<double>(gas));
     if (loss.teacher != nullptr) {
-      const float* teacher = loss.teacher->per_rank[r];
-      compute::kl_distill_forward(rank.logits, teacher, rank.row_losses.data(), rows, vocab_, distill);
-      double kd = 0;
-      for (float v : rank.row_losses) kd += v;
-      rank.kd = kd / static_cast<double>(rows);
-      std::fill(rank.dlosses.begin(), rank.dlosses.end(),
-                static_cast<float>(loss_scale / (static_cast<double>(rows) * gas)));
-      compute::kl_distill_backward(rank.logits, teacher, rank.dlosses.data(), rank.dlogits.data(), rows, vocab_,
-                                   distill);
+      request.teacher = loss.teacher->per_rank[r];
+      request.distill = compute::Distillation{loss.temperature, loss.alpha};
+      request.kl_scale = loss_scale / (static_cast<double>(rows) * static_cast<double>(gas));
     }
+    rank.dlogits.resize(static_cast<size_t>(rows * vocab_));
+    const HostLoss::Sums sums = rank.host_loss.run(request, rank.dlogits.data());
+    rank.ce = sums.ce / static_cast<double>(counted);
+    rank.kd = loss.teacher != nullptr ? sums.kl / static_cast<double>(rows) : 0.0;
     tandem_tensor_view dlogits = host_view(rank.dlogits.data(), TANDEM_DTYPE_F32, {last_batch_, last_seq_, vocab_});
     sdk::call_checked([&](tandem_error* err) {
       return rank.model_vt->backward(rank.model->handle(), &dlogits, rank.access(), err);
@@ -237,12 +243,8 @@ void Engine::backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec
   const double loss_scale = scaler_.scale();
   const int64_t counted = counted_targets(name_, batch, rows);
   rank.timer->mark(Rank::kBackwardBegin);
-  gpu::Loss::Request request;
-  request.logits = rank.device_logits;
-  request.dtype = working_dtype_;
-  request.rows = rows;
-  request.vocab = vocab_;
-  request.targets = batch.targets.data();
+  gpu::Loss::Request request = loss_request(rank.device_logits, working_dtype_, rows, vocab_, batch.targets);
+  request.gradient = true;
   request.ce_scale = loss_scale / (static_cast<double>(counted) * static_cast<double>(gas));
   if (loss.teacher != nullptr) {
     request.teacher = loss.teacher->on_device[r];
@@ -348,14 +350,7 @@ double Engine::evaluate(const std::vector<std::vector<TokenBatch>>& batches) {
     if (gpu_) {  // the classifier kernel's losses, no gradient
       on_ranks([&](int32_t r) {
         Rank& rank = *ranks_[static_cast<size_t>(r)];
-        gpu::Loss::Request request;
-        request.logits = rank.device_logits;
-        request.dtype = working_dtype_;
-        request.rows = rows;
-        request.vocab = vocab_;
-        request.targets = step[static_cast<size_t>(r)].targets.data();
-        request.gradient = false;
-        rank.loss->queue(request);
+        rank.loss->queue(loss_request(rank.device_logits, working_dtype_, rows, vocab_, step[static_cast<size_t>(r)].targets));
         rank.ce = rank.loss->sums().ce;
       });
       for (size_t r = 0; r < step.size(); ++r) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "device/gpu.hpp"
+#include "engine/host_loss.hpp"
 #include "tandem/engine.hpp"
 #include "tandem/model.h"
 #include "tandem/optimizer.h"
@@ -29,7 +30,8 @@ struct Engine::Rank {
 
   std::vector<int32_t> tokens;    // the last forward's input (the model may refer to it until backward)
   const float* logits = nullptr;  // the last forward's logits, owned by the model (CPU runs)
-  std::vector<float> row_losses, dlosses, dlogits;
+  HostLoss host_loss;              // CPU runs: the loss and its gradient, into dlogits
+  std::vector<float> dlogits;
   double ce = 0, kd = 0;          // the last backward's mean losses
   Timings time;
 

@@ -80,31 +80,18 @@ typename GptCudaModel<T>::Layer GptCudaModel<T>::layer(int64_t block) const {
 }
 
 template <class T>
-std::vector<T*> GptCudaModel<T>::params(const std::vector<TensorView>& views, int layer) const {
+template <class E>
+std::vector<E*> GptCudaModel<T>::checked(const std::vector<TensorView>& views, int layer, const char* what) const {
   const std::vector<size_t>& expected = layer_params_[static_cast<size_t>(layer)];
   if (views.size() != expected.size())
     throw std::invalid_argument("gpt (cuda): layer " + std::to_string(layer) + ": got " + std::to_string(views.size()) +
-                                " parameter views, expected " + std::to_string(expected.size()));
-  std::vector<T*> out;
+                                " " + what + " views, expected " + std::to_string(expected.size()));
+  std::vector<E*> out;
+  out.reserve(views.size());
   for (size_t i = 0; i < views.size(); ++i) {
     const compute::ParamInfo& info = infos_[expected[i]];
-    views[i].expect(compute::dtype_of_v<T>, Device::cuda, info.shape, "gpt (cuda): parameter " + info.name);
-    out.push_back(static_cast<T*>(views[i].data));
-  }
-  return out;
-}
-
-template <class T>
-std::vector<float*> GptCudaModel<T>::grads(const std::vector<TensorView>& views, int layer) const {
-  const std::vector<size_t>& expected = layer_params_[static_cast<size_t>(layer)];
-  if (views.size() != expected.size())
-    throw std::invalid_argument("gpt (cuda): layer " + std::to_string(layer) + ": got " + std::to_string(views.size()) +
-                                " gradient views, expected " + std::to_string(expected.size()));
-  std::vector<float*> out;
-  for (size_t i = 0; i < views.size(); ++i) {
-    const compute::ParamInfo& info = infos_[expected[i]];
-    views[i].expect(DType::f32, Device::cuda, info.shape, "gpt (cuda): gradient " + info.name);
-    out.push_back(static_cast<float*>(views[i].data));
+    views[i].expect(compute::dtype_of_v<E>, Device::cuda, info.shape, "gpt (cuda): " + std::string(what) + " " + info.name);
+    out.push_back(static_cast<E*>(views[i].data));
   }
   return out;
 }

@@ -49,8 +49,15 @@ class GptCudaModel {
   struct Layer;
   Layer layer(int64_t block) const;
   void reserve(int64_t B, int64_t T_, int64_t sets);
-  std::vector<T*> params(const std::vector<compute::TensorView>& views, int layer) const;
-  std::vector<float*> grads(const std::vector<compute::TensorView>& views, int layer) const;
+  // One layer's views in ParamAccess order, checked against their infos: E on the GPU, the shapes expected.
+  template <class E>
+  std::vector<E*> checked(const std::vector<compute::TensorView>& views, int layer, const char* what) const;
+  std::vector<T*> params(const std::vector<compute::TensorView>& views, int layer) const {
+    return checked<T>(views, layer, "parameter");
+  }
+  std::vector<float*> grads(const std::vector<compute::TensorView>& views, int layer) const {
+    return checked<float>(views, layer, "gradient");  // always fp32: they feed the fp32 master weights
+  }
   void block_forward(const Layer& a, const T* x_in, const std::vector<T*>& p);
   void block_backward(const Layer& a, const T* x_in, const std::vector<T*>& p, const std::vector<float*>& g);
 
