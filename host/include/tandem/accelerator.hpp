@@ -124,7 +124,7 @@ class State {
   // Ranks in the whole run, and in this process.
   int64_t world_size();
   int64_t local_ranks();
-  // The GPU of a cuda process, opened with the communicator; nullptr on the cpu.
+  // The GPU of a cuda process (or the stand-in), opened with the communicator; nullptr on the cpu.
   std::shared_ptr<gpu::Device> gpu();
   // A cuda process's GPU in words ("NVIDIA H200 (sm_90, 132 SMs)"; "cpu" on the cpu), and the device
   // memory its allocations use (every engine's, optimizer state included): now, and at most since

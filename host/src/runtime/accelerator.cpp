@@ -52,7 +52,6 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
 
   // On a GPU the communicator knows the world (and opening it is the first thing a GPU run does).
   const bool on_gpu = options.device == RunDevice::cuda;
-  const bool on_device = options.device != RunDevice::cpu;  // a GPU or the stand-in one
   ResolveInputs resolve_inputs;
   resolve_inputs.hidden_size = inputs.hidden_size;
   resolve_inputs.world_size = on_gpu ? state_->world_size() : options.world_size;
@@ -103,7 +102,7 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
     prepared.engine_->name_ = name;
     prepared.engine_->config_ = config;
     prepared.engine_->build(registry, std::move(models), inputs.model->seed, prepared.scheduler_.get(),
-                            state_->ranks(), state_->comm(), on_device ? state_->gpu() : nullptr);
+                            state_->ranks(), state_->comm(), state_->gpu());
   }
   return prepared;
 }

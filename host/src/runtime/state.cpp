@@ -25,7 +25,6 @@ ProcessState& process_state() {
   return holder;
 }
 
-
 }  // namespace
 
 const char* run_device_name(RunDevice device) {
@@ -91,24 +90,25 @@ std::shared_ptr<ModuleInstance> State::comm() {
 }
 
 std::shared_ptr<gpu::Device> State::gpu() {
+  if (options_.device == RunDevice::cpu) return nullptr;  // without opening the communicator
   comm();
   return gpu_;
 }
 
 std::string State::device_description() {
-  const std::shared_ptr<gpu::Device> g = options_.device != RunDevice::cpu ? gpu() : nullptr;
+  const std::shared_ptr<gpu::Device> g = gpu();
   return g ? g->description() : "cpu";
 }
 size_t State::gpu_memory_in_use() {
-  const std::shared_ptr<gpu::Device> g = options_.device != RunDevice::cpu ? gpu() : nullptr;
+  const std::shared_ptr<gpu::Device> g = gpu();
   return g ? g->memory_in_use() : 0;
 }
 size_t State::gpu_memory_peak() {
-  const std::shared_ptr<gpu::Device> g = options_.device != RunDevice::cpu ? gpu() : nullptr;
+  const std::shared_ptr<gpu::Device> g = gpu();
   return g ? g->memory_peak() : 0;
 }
 void State::reset_gpu_memory_peak() {
-  if (options_.device != RunDevice::cpu) gpu()->reset_peak();
+  if (const std::shared_ptr<gpu::Device> g = gpu()) g->reset_peak();
 }
 
 int64_t State::world_size() {
