@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <string>
 
 #include "cuda_test_util.hpp"
 #include "tandem/cuda/adamw.hpp"
@@ -147,17 +146,14 @@ TEST(CudaTiming, DISABLED_Gpt2SmallSizes) {
     DeviceArray<bf16> y(size_t(kRows * kC)), dqkv(size_t(kRows * 3 * kC));
     DeviceArray<float> lse(size_t(kB * kH * kT));
     const double flops = 4.0 * double(kB * kH) * double(kT) * double(kT) / 2 * double(kC / kH);  // causal half
-    for (const int warps : {4, 8}) {  // the tensor-core kernels' two block sizes
-      const std::string w = " (" + std::to_string(warps) + " warps)";
-      report(("attention forward bf16 B=8 T=1024 C=768 H=12" + w).c_str(), median_ms([&] {
-               attention_forward(qkv.get(), y.get(), lse.get(), kB, kT, kC, kH, nullptr, warps);
-             }),
-             2.0 * double(kRows * 4 * kC), flops);
-      report(("attention backward bf16" + w).c_str(), median_ms([&] {
-               attention_backward(dy.get(), qkv.get(), y.get(), lse.get(), dqkv.get(), kB, kT, kC, kH, nullptr, warps);
-             }),
-             2.0 * double(kRows * 8 * kC), 2.5 * flops);
-    }
+    report("attention forward bf16 B=8 T=1024 C=768 H=12", median_ms([&] {
+             attention_forward(qkv.get(), y.get(), lse.get(), kB, kT, kC, kH, nullptr);
+           }),
+           2.0 * double(kRows * 4 * kC), flops);
+    report("attention backward bf16", median_ms([&] {
+             attention_backward(dy.get(), qkv.get(), y.get(), lse.get(), dqkv.get(), kB, kT, kC, kH, nullptr);
+           }),
+           2.0 * double(kRows * 8 * kC), 2.5 * flops);
   }
 }
 

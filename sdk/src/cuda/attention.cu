@@ -243,13 +243,13 @@ void backward(const D* dy, const D* qkv, const float* lse, const float* delta, D
 
 template <class T>
 void attention_forward(const T* qkv, T* y, float* lse, int64_t B, int64_t T_, int64_t C, int64_t n_head,
-                       cudaStream_t stream, int tc_warps) {
+                       cudaStream_t stream) {
   const Shape s = check_shape(B, T_, C, n_head, "attention_forward");
   const auto* q = detail::dev(qkv);
   auto* o = detail::dev(y);
   if constexpr (std::is_same_v<T, bf16>) {
     if (detail::attention_tc_supports(qkv, y, C, n_head)) {
-      detail::attention_forward_tc(q, o, lse, B, T_, C, n_head, stream, tc_warps);
+      detail::attention_forward_tc(q, o, lse, B, T_, C, n_head, stream);
       return;
     }
   }
@@ -263,7 +263,7 @@ void attention_forward(const T* qkv, T* y, float* lse, int64_t B, int64_t T_, in
 
 template <class T>
 void attention_backward(const T* dy, const T* qkv, const T* y, const float* lse, T* dqkv, int64_t B, int64_t T_,
-                        int64_t C, int64_t n_head, cudaStream_t stream, int tc_warps) {
+                        int64_t C, int64_t n_head, cudaStream_t stream) {
   const Shape s = check_shape(B, T_, C, n_head, "attention_backward");
   float* delta = nullptr;
   const size_t bytes = size_t(B * n_head * T_) * sizeof(float);
@@ -280,7 +280,7 @@ void attention_backward(const T* dy, const T* qkv, const T* y, const float* lse,
   bool done = false;
   if constexpr (std::is_same_v<T, bf16>) {
     if (detail::attention_tc_supports(qkv, dqkv, C, n_head) && reinterpret_cast<uintptr_t>(dy) % 16 == 0) {
-      detail::attention_backward_tc(go, q, lse, delta, dq, B, T_, C, n_head, stream, tc_warps);
+      detail::attention_backward_tc(go, q, lse, delta, dq, B, T_, C, n_head, stream);
       done = true;
     }
   }
@@ -294,12 +294,11 @@ void attention_backward(const T* dy, const T* qkv, const T* y, const float* lse,
 }
 
 template void attention_forward<float>(const float*, float*, float*, int64_t, int64_t, int64_t, int64_t,
-                                       cudaStream_t, int);
-template void attention_forward<bf16>(const bf16*, bf16*, float*, int64_t, int64_t, int64_t, int64_t, cudaStream_t,
-                                      int);
+                                       cudaStream_t);
+template void attention_forward<bf16>(const bf16*, bf16*, float*, int64_t, int64_t, int64_t, int64_t, cudaStream_t);
 template void attention_backward<float>(const float*, const float*, const float*, const float*, float*, int64_t,
-                                        int64_t, int64_t, int64_t, cudaStream_t, int);
+                                        int64_t, int64_t, int64_t, cudaStream_t);
 template void attention_backward<bf16>(const bf16*, const bf16*, const bf16*, const float*, bf16*, int64_t, int64_t,
-                                       int64_t, int64_t, cudaStream_t, int);
+                                       int64_t, int64_t, cudaStream_t);
 
 }  // namespace tandem::cuda

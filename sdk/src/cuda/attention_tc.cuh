@@ -14,14 +14,11 @@ namespace tandem::cuda::detail {
 // 16-byte aligned. The others take the CUDA-core kernels.
 bool attention_tc_supports(const void* qkv, const void* y, int64_t C, int64_t n_head);
 
-// warps: as in attention_backward_tc.
 void attention_forward_tc(const __nv_bfloat16* qkv, __nv_bfloat16* y, float* lse, int64_t B, int64_t T, int64_t C,
-                          int64_t n_head, cudaStream_t stream, int warps);
+                          int64_t n_head, cudaStream_t stream);
 
-// warps: 4 or 8 a block (tandem/cuda/attention.hpp's tc_warps; any other value runs as 4).
 // delta [B, n_head, T]: dy_t . y_t of each row, computed by the caller.
 void attention_backward_tc(const __nv_bfloat16* dy, const __nv_bfloat16* qkv, const float* lse, const float* delta,
-                           __nv_bfloat16* dqkv, int64_t B, int64_t T, int64_t C, int64_t n_head, cudaStream_t stream,
-                           int warps);
+                           __nv_bfloat16* dqkv, int64_t B, int64_t T, int64_t C, int64_t n_head, cudaStream_t stream);
 
 }  // namespace tandem::cuda::detail

@@ -1,13 +1,14 @@
 // LayerNorm forward and backward: one warp per row for the row-wise parts (GPT-2's rows are 768 to
-// 1600 wide: a block per row would leave most of its threads idle in the reductions), rows read 16
-// bytes a lane (chunk.cuh), and a deterministic two-stage column reduction for dweight and dbias.
+// 1600 wide: a block per row would leave most of its threads idle in the reductions), and a
+// deterministic two-stage column reduction for dweight and dbias.
 #include "check.cuh"
-#include "chunk.cuh"
 #include "tandem/cuda/layernorm.hpp"
 
 namespace tandem::cuda {
 namespace {
 
+using detail::from_f32;
+using detail::to_f32;
 using detail::warp_sum;
 
 constexpr int kWarpsPerBlock = 8;
@@ -16,135 +17,94 @@ template <class D>
 __global__ void layernorm_forward_kernel(const D* __restrict__ x, const D* __restrict__ weight,
                                          const D* __restrict__ bias, D* __restrict__ out, float* __restrict__ mean,
                                          float* __restrict__ rstd, int64_t rows, int cols, float eps) {
-  constexpr int N = detail::kChunk<D>;
   const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
   const D* xr = x + row * cols;
-  D* o = out + row * cols;
-  const detail::RowChunks<D> chunks(xr, cols);
-  const bool o_vec = chunks.same_alignment(xr, o), w_vec = chunks.same_alignment(xr, weight),
-             b_vec = chunks.same_alignment(xr, bias);
   float s = 0;
-  for (int64_t c = lane; c < chunks.count; c += 32) {
-    float xc[N];
-    chunks.load(xr, c, true, xc, 0.0f);
-#pragma unroll
-    for (int i = 0; i < N; ++i) s += xc[i];
-  }
+  for (int c = lane; c < cols; c += 32) s += to_f32(xr[c]);
   const float m = warp_sum(s) / float(cols);
   float v = 0;
-  for (int64_t c = lane; c < chunks.count; c += 32) {
-    float xc[N];
-    chunks.load(xr, c, true, xc, m);  // lanes outside the row: deviation 0
-#pragma unroll
-    for (int i = 0; i < N; ++i) v += (xc[i] - m) * (xc[i] - m);
+  for (int c = lane; c < cols; c += 32) {
+    const float d = to_f32(xr[c]) - m;
+    v += d * d;
   }
   const float r = rsqrtf(warp_sum(v) / float(cols) + eps);
-  for (int64_t c = lane; c < chunks.count; c += 32) {
-    float xc[N], wc[N], bc[N], y[N];
-    chunks.load(xr, c, true, xc, 0.0f);
-    chunks.load(weight, c, w_vec, wc, 0.0f);  // column j of the row is weight[j]
-    chunks.load(bias, c, b_vec, bc, 0.0f);
-#pragma unroll
-    for (int i = 0; i < N; ++i) y[i] = (xc[i] - m) * r * wc[i] + bc[i];
-    chunks.store(o, c, o_vec, y);
-  }
+  D* o = out + row * cols;
+  for (int c = lane; c < cols; c += 32)
+    o[c] = from_f32<D>((to_f32(xr[c]) - m) * r * to_f32(weight[c]) + to_f32(bias[c]));
   if (lane == 0) {
     mean[row] = m;
     rstd[row] = r;
   }
 }
 
-// Backward, one kernel for dx and the parameters' partial sums. A block of kBackWarps warps owns
-// kBackRows consecutive rows, each warp every kBackWarps-th of them. A warp reads its row twice, 16
-// bytes a lane (chunk.cuh; the second read hits L1): first for the row sums, then to add
-//   dx_c += rstd * (g_c - mean(g) - xhat_c * mean(g * xhat)),  g = dout * weight,
-// and to add dout * xhat and dout into its own fp32 column sums in shared memory (a lane owns
-// columns, so nothing is shared between threads until the block adds its warps' sums in warp order
-// into partial[block][col] (dweight's) and partial[blocks + block][col] (dbias's)). Every sum has a
-// fixed order, so the results are deterministic.
-constexpr int kBackWarps = 4;
-constexpr int kBackRows = 32;
-
+// dx_c += rstd * (g_c - mean(g) - xhat_c * mean(g * xhat)), g = dout * weight.
 template <class D>
-__global__ void __launch_bounds__(32 * kBackWarps)
-    layernorm_backward_kernel(const D* __restrict__ dout, const D* __restrict__ x, const D* __restrict__ weight,
-                              const float* __restrict__ mean, const float* __restrict__ rstd, D* __restrict__ dx,
-                              float* __restrict__ partial, int64_t rows, int cols) {
-  constexpr int N = detail::kChunk<D>;
-  extern __shared__ float sums[];  // [kBackWarps][2][cols]: dweight's, then dbias's
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  float* w_sum = sums + int64_t(warp) * 2 * cols;
-  float* b_sum = w_sum + cols;
-  for (int c = lane; c < 2 * cols; c += 32) w_sum[c] = 0.0f;
-  __syncwarp();  // a lane's chunks are other lanes' columns here
-
-  const int64_t r0 = int64_t(blockIdx.x) * kBackRows;
-  const int64_t r1 = min(r0 + kBackRows, rows);
-  for (int64_t row = r0 + warp; row < r1; row += kBackWarps) {
-    const D* xr = x + row * cols;
-    const D* dr = dout + row * cols;
-    D* d = dx + row * cols;
-    const detail::RowChunks<D> chunks(xr, cols);
-    const bool dr_vec = chunks.same_alignment(xr, dr), d_vec = chunks.same_alignment(xr, d);
-    const bool w_vec = chunks.same_alignment(xr, weight);
-    const float m = mean[row], r = rstd[row];
-    float g_sum = 0, gx_sum = 0;
-    for (int64_t c = lane; c < chunks.count; c += 32) {
-      float xc[N], dc[N], wc[N];
-      chunks.load(xr, c, true, xc, 0.0f);
-      chunks.load(dr, c, dr_vec, dc, 0.0f);  // lanes outside the row are 0: they add nothing
-      chunks.load(weight, c, w_vec, wc, 0.0f);  // column j of the row is weight[j]
-#pragma unroll
-      for (int i = 0; i < N; ++i) {
-        const float g = dc[i] * wc[i];
-        g_sum += g;
-        gx_sum += g * ((xc[i] - m) * r);
-      }
-    }
-    const float g_mean = warp_sum(g_sum) / float(cols), gx_mean = warp_sum(gx_sum) / float(cols);
-    for (int64_t c = lane; c < chunks.count; c += 32) {
-      float xc[N], dc[N], wc[N], out[N];
-      chunks.load(xr, c, true, xc, 0.0f);
-      chunks.load(dr, c, dr_vec, dc, 0.0f);
-      chunks.load(weight, c, w_vec, wc, 0.0f);  // column j of the row is weight[j]
-      chunks.load(d, c, d_vec, out, 0.0f);
-      const int64_t j0 = chunks.first(c);
-#pragma unroll
-      for (int i = 0; i < N; ++i) {
-        const float xhat = (xc[i] - m) * r;
-        out[i] += r * (dc[i] * wc[i] - g_mean - xhat * gx_mean);
-        if (chunks.valid(c, i)) {
-          w_sum[j0 + i] += dc[i] * xhat;
-          b_sum[j0 + i] += dc[i];
-        }
-      }
-      chunks.store(d, c, d_vec, out);
-    }
-    __syncwarp();  // where rows are aligned differently, the next row's chunks cut other columns
+__global__ void layernorm_dx_kernel(const D* __restrict__ dout, const D* __restrict__ x, const D* __restrict__ weight,
+                                    const float* __restrict__ mean, const float* __restrict__ rstd, D* __restrict__ dx,
+                                    int64_t rows, int cols) {
+  const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const D* xr = x + row * cols;
+  const D* dr = dout + row * cols;
+  const float m = mean[row], r = rstd[row];
+  float g_sum = 0, gx_sum = 0;
+  for (int c = lane; c < cols; c += 32) {
+    const float g = to_f32(dr[c]) * to_f32(weight[c]);
+    g_sum += g;
+    gx_sum += g * ((to_f32(xr[c]) - m) * r);
   }
-  __syncthreads();
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    float w = 0, b = 0;
-    for (int k = 0; k < kBackWarps; ++k) {
-      w += sums[int64_t(k) * 2 * cols + c];
-      b += sums[int64_t(k) * 2 * cols + cols + c];
-    }
-    partial[int64_t(blockIdx.x) * cols + c] = w;
-    partial[int64_t(gridDim.x + blockIdx.x) * cols + c] = b;
+  const float g_mean = warp_sum(g_sum) / float(cols), gx_mean = warp_sum(gx_sum) / float(cols);
+  D* d = dx + row * cols;
+  for (int c = lane; c < cols; c += 32) {
+    const float xhat = (to_f32(xr[c]) - m) * r;
+    const float g = to_f32(dr[c]) * to_f32(weight[c]);
+    d[c] = from_f32<D>(to_f32(d[c]) + r * (g - g_mean - xhat * gx_mean));
   }
 }
 
-// One thread per column adds the blocks' sums in block order.
+// Stage 1: block (32 columns, 8 row lanes) sums dout * xhat and dout over one chunk of rows, into
+// partial[chunk][col] (dweight's) and partial[chunks + chunk][col] (dbias's).
+constexpr int kChunkRows = 256;
+template <class D>
+__global__ void layernorm_dparams_partial_kernel(const D* __restrict__ dout, const D* __restrict__ x,
+                                                 const float* __restrict__ mean, const float* __restrict__ rstd,
+                                                 float* __restrict__ partial, int64_t rows, int cols) {
+  __shared__ float sw[8][33], sb[8][33];
+  const int col = blockIdx.x * 32 + threadIdx.x;
+  const int64_t r0 = int64_t(blockIdx.y) * kChunkRows;
+  const int64_t r1 = min(r0 + kChunkRows, rows);
+  float w = 0, b = 0;
+  if (col < cols)
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += 8) {
+      const float d = to_f32(dout[r * cols + col]);
+      w += d * ((to_f32(x[r * cols + col]) - mean[r]) * rstd[r]);
+      b += d;
+    }
+  sw[threadIdx.y][threadIdx.x] = w;
+  sb[threadIdx.y][threadIdx.x] = b;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < cols) {
+    for (int i = 1; i < 8; ++i) {
+      w += sw[i][threadIdx.x];
+      b += sb[i][threadIdx.x];
+    }
+    partial[int64_t(blockIdx.y) * cols + col] = w;
+    partial[int64_t(gridDim.y + blockIdx.y) * cols + col] = b;
+  }
+}
+
+// Stage 2: one thread per column adds the chunks' sums in chunk order.
 __global__ void layernorm_dparams_reduce_kernel(const float* __restrict__ partial, float* __restrict__ dweight,
-                                                float* __restrict__ dbias, int blocks, int cols) {
+                                                float* __restrict__ dbias, int chunks, int cols) {
   const int col = blockIdx.x * blockDim.x + threadIdx.x;
   if (col >= cols) return;
   float w = 0, b = 0;
-  for (int i = 0; i < blocks; ++i) {
+  for (int i = 0; i < chunks; ++i) {
     w += partial[int64_t(i) * cols + col];
-    b += partial[int64_t(blocks + i) * cols + col];
+    b += partial[int64_t(chunks + i) * cols + col];
   }
   dweight[col] += w;
   dbias[col] += b;
@@ -173,30 +133,24 @@ void layernorm_backward(const T* dout, const T* x, const T* weight, const float*
                         float* dweight, float* dbias, int64_t rows, int64_t cols, cudaStream_t stream) {
   check_shape(rows, cols, "layernorm_backward");
   if (rows == 0) return;
-  using D = detail::device_t<T>;
-  const size_t shared_bytes = size_t(kBackWarps) * 2 * size_t(cols) * sizeof(float);
-  int max_shared = 0, device = 0;
-  detail::check(cudaGetDevice(&device), "layernorm_backward: cudaGetDevice");
-  detail::check(cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-                "layernorm_backward: shared memory per block");
-  if (shared_bytes > size_t(max_shared))
-    throw Error("layernorm_backward: " + std::to_string(cols) + " columns need " + std::to_string(shared_bytes) +
-                " bytes of shared memory per block; this GPU has " + std::to_string(max_shared));
-  detail::check(cudaFuncSetAttribute(layernorm_backward_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     int(shared_bytes)),
-                "layernorm_backward: shared memory of " + std::to_string(shared_bytes) + " bytes");
+  const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  layernorm_dx_kernel<<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(detail::dev(dout), detail::dev(x),
+                                                                   detail::dev(weight), mean, rstd, detail::dev(dx),
+                                                                   rows, int(cols));
+  detail::check_launch("layernorm_backward dx", rows, cols);
 
-  const int64_t blocks = (rows + kBackRows - 1) / kBackRows;
-  if (blocks > int64_t(INT32_MAX)) throw Error("layernorm_backward: too many rows (" + std::to_string(rows) + ")");
+  const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+  if (chunks > 65535) throw Error("layernorm_backward: too many rows (" + std::to_string(rows) + ")");
   float* partial = nullptr;
-  const size_t bytes = size_t(2 * blocks * cols) * sizeof(float);
+  const size_t bytes = size_t(2 * chunks * cols) * sizeof(float);
   detail::check(cudaMallocAsync(reinterpret_cast<void**>(&partial), bytes, stream),
                 "layernorm_backward scratch of " + std::to_string(bytes) + " bytes");
-  layernorm_backward_kernel<D><<<unsigned(blocks), 32 * kBackWarps, shared_bytes, stream>>>(
-      detail::dev(dout), detail::dev(x), detail::dev(weight), mean, rstd, detail::dev(dx), partial, rows, int(cols));
-  detail::check_launch("layernorm_backward", rows, cols);
+  const dim3 grid(static_cast<unsigned>((cols + 31) / 32), static_cast<unsigned>(chunks));
+  layernorm_dparams_partial_kernel<<<grid, dim3(32, 8), 0, stream>>>(detail::dev(dout), detail::dev(x), mean, rstd,
+                                                                     partial, rows, int(cols));
+  detail::check_launch("layernorm_backward dweight/dbias partial sums", rows, cols);
   layernorm_dparams_reduce_kernel<<<detail::blocks_for(cols, 256), 256, 0, stream>>>(partial, dweight, dbias,
-                                                                                     int(blocks), int(cols));
+                                                                                     int(chunks), int(cols));
   detail::check_launch("layernorm_backward dweight/dbias", rows, cols);
   detail::check(cudaFreeAsync(partial, stream), "layernorm_backward scratch free");
 }

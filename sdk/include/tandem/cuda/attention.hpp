@@ -16,19 +16,14 @@
 
 namespace tandem::cuda {
 
-// The tensor-core kernels' block size: 4 or 8 warps, each owning 16 rows (other values run as 4).
-// Both are tested; tests/cuda/time_kernels.cpp times both, and the default is the faster one
-// measured on an H200.
-inline constexpr int kAttentionWarps = 4;
-
 template <class T>
 void attention_forward(const T* qkv, T* y, float* lse, int64_t B, int64_t T_, int64_t C, int64_t n_head,
-                       cudaStream_t stream, int tc_warps = kAttentionWarps);
+                       cudaStream_t stream);
 
 // dy [B, T, C] -> dqkv [B, T, 3C] (overwritten), from the forward's qkv, y and lse. (y enters
 // through D_i = dy_i . y_i, the softmax backward's row term, which saves one pass over the keys.)
 template <class T>
 void attention_backward(const T* dy, const T* qkv, const T* y, const float* lse, T* dqkv, int64_t B, int64_t T_,
-                        int64_t C, int64_t n_head, cudaStream_t stream, int tc_warps = kAttentionWarps);
+                        int64_t C, int64_t n_head, cudaStream_t stream);
 
 }  // namespace tandem::cuda
