@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
 # Everything the GPU issue asks to see on the GPU machine, in one device call (put in the bundle by
-# tools/device/gpu-test.sh): the GPU tests, the model check against Hugging Face transformers on the
-# GPU in fp32 and bf16, the kernels' timings, then the benchmarks beside PyTorch (tools/bench/gpu.sh). Logs land in OUT_DIR;
-# the last lines printed are the checks' verdicts and the benchmark table. Exit status: the tests'.
+# tools/device/gpu-test.sh), most important first: the GPU tests, the kernels' timings, the model
+# check against Hugging Face transformers on the GPU in fp32 and bf16, then the benchmarks beside
+# PyTorch (tools/bench/gpu.sh).
 #
-#   there (device run tool, carry ["bundle"]):
-#     bundle/bench/gpu-all.sh bundle /tmp/r; s=$?; tar czf "$OUT/r.tgz" -C /tmp r; exit $s
-# (the device tool returns at most 8 files; the logs and JSON are about a dozen, hence one archive).
+#   there (device run tool, carry ["bundle"]):  bundle/bench/gpu-all.sh bundle "$OUT"
+#
+# The device tool returns at most 8 files, and nothing at all from a machine that is lost mid-call,
+# so the logs and JSON (about a dozen files) are written to a work folder and packed into
+# OUT_DIR/logs.tgz after every phase: a call stopped at its limit still returns what had finished.
+# Each phase gets a time limit and the whole stays within DEADLINE seconds (default 570, under the
+# tool's 600), so a hang in one phase cannot take the others' results with it.
+# Exit status: the tests'.
 set -uo pipefail
 bundle=$(cd "${1:?usage: gpu-all.sh BUNDLE_DIR OUT_DIR}" && pwd)
 out=${2:?usage: gpu-all.sh BUNDLE_DIR OUT_DIR}
+deadline=${DEADLINE:-570}
 mkdir -p "$out"
+work=$(mktemp -d /tmp/tandem-gpu.XXXXXX)
 source "$bundle/env.sh"
 python=${PYTHON:-python3}
+pack() { tar czf "$out/logs.tgz" -C "$work" . ; }
+# Seconds a phase may take: at most $1, and never past the deadline.
+budget() { local left=$((deadline - SECONDS)); echo $((left < $1 ? (left > 1 ? left : 1) : $1)); }
 
-"$bundle/run-gpu-tests.sh" >"$out/tests.log" 2>&1
+timeout "$(budget 200)" "$bundle/run-gpu-tests.sh" >"$work/tests.log" 2>&1
 tests=$?
-grep -E '^\[  (PASSED|FAILED) |^\[  FAILED  \]' "$out/tests.log" | head -40
+grep -E '^\[  (PASSED|FAILED) |^\[  FAILED  \]' "$work/tests.log" | head -40
+echo "tests: exit status $tests"
+pack
 # The kernels' and the model step's own timings (DISABLED_ in ctest: a record, not a benchmark).
-"$bundle/run-gpu-tests.sh" --gtest_also_run_disabled_tests --gtest_filter='CudaTiming.*:*StepPhases*' \
-  >"$out/timing.log" 2>&1
-grep -E '^\[ timing' "$out/timing.log"
+timeout "$(budget 60)" "$bundle/run-gpu-tests.sh" --gtest_also_run_disabled_tests \
+  --gtest_filter='CudaTiming.*:*StepPhases*' >"$work/timing.log" 2>&1
+grep -E '^\[ timing' "$work/timing.log"
+pack
 for precision in fp32 bf16; do
-  PYTHONUNBUFFERED=1 "$python" "$bundle/bench/hf_gpt2_check.py" "$bundle/tools/tandem-gpt2-logits" --tokens 128 \
-    --device cuda --precision "$precision" 2>&1 | tail -4 | tee -a "$out/hf_check.log"
+  PYTHONUNBUFFERED=1 timeout "$(budget 60)" "$python" "$bundle/bench/hf_gpt2_check.py" \
+    "$bundle/tools/tandem-gpt2-logits" --tokens 128 --device cuda --precision "$precision" 2>&1 | tail -4 |
+    tee -a "$work/hf_check.log"
+  pack
 done
-"$bundle/bench/gpu.sh" "$bundle" "$out" 2>&1 | tail -30
+timeout "$(budget 600)" "$bundle/bench/gpu.sh" "$bundle" "$work/bench" 2>&1 | tail -30
+pack
 exit $tests
