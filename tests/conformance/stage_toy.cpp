@@ -191,6 +191,9 @@ void ToyRank::check_view(const tandem_tensor_view& view, size_t numel, const cha
   EXPECT_TRUE(device_->owns(view.data, numel * sizeof(float)))
       << name << ": the " << what << " view is not memory of the stage's device (tandem/memory.h)";
   EXPECT_EQ(device_->pending_copies(), 0u) << name << ": copies still pending when the model reads its " << what;
+  EXPECT_FALSE(device_->side_pending(view.data, numel * sizeof(float)))
+      << name << ": the " << what << " view is memory that side-queued work uses, not yet joined (join_side)";
+  EXPECT_EQ(device_->violation(), "") << name;
 }
 
 void ToyRank::set_weights(const std::vector<std::vector<float>>& w) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -70,13 +71,16 @@ class Device {
   // Makes the device current on the calling thread (the rank threads call this first).
   virtual void bind_thread() const = 0;
   virtual void synchronize() const = 0;
-  // A stage's memory on this device (tandem/memory.h), one per stage instance.
+  // A stage's memory on this device (tandem/memory.h), one per stage instance. `on_stream_switch`
+  // hears which stream collectives are to be queued on from now on, at the table's side_begin and
+  // side_end (the engine points the rank's communicator at it); may be empty.
   class Memory {
    public:
     virtual ~Memory() = default;
     virtual const tandem_memory_ops* table() const = 0;
   };
-  virtual std::unique_ptr<Memory> memory() const = 0;
+  using StreamListener = std::function<void(void* stream)>;
+  virtual std::unique_ptr<Memory> memory(StreamListener on_stream_switch) const = 0;
   virtual std::unique_ptr<Loss> loss() const = 0;  // for one engine rank
   virtual std::unique_ptr<Timer> timer(int marks) const = 0;
   // out.size() values of `dtype` (F32, or BF16 widened exactly) at device memory `data`, to the host,

@@ -30,13 +30,17 @@ class CudaDevice final : public Device {
 
   class StageMemory final : public Memory {
    public:
-    StageMemory(int index, cudaStream_t stream) : memory_(index, stream) {}
+    StageMemory(int index, cudaStream_t stream, const StreamListener& listener) : memory_(index, stream) {
+      if (listener) memory_.on_stream_switch([listener](cudaStream_t s) { listener(s); });
+    }
     const tandem_memory_ops* table() const override { return memory_.table(); }
 
    private:
     cuda::DeviceMemory memory_;
   };
-  std::unique_ptr<Memory> memory() const override { return std::make_unique<StageMemory>(index_, stream_.get()); }
+  std::unique_ptr<Memory> memory(StreamListener on_stream_switch) const override {
+    return std::make_unique<StageMemory>(index_, stream_.get(), on_stream_switch);
+  }
   std::unique_ptr<Loss> loss() const override { return make_loss(*this); }
   std::unique_ptr<Timer> timer(int marks) const override { return make_timer(*this, marks); }
 

@@ -71,7 +71,8 @@ class StandInGpu final : public Device {
    private:
     StandInMemory memory_;
   };
-  std::unique_ptr<Memory> memory() const override { return std::make_unique<StageMemory>(); }
+  // Its collectives (the local communicator's) are synchronous: no stream to switch.
+  std::unique_ptr<Memory> memory(StreamListener) const override { return std::make_unique<StageMemory>(); }
   std::unique_ptr<Loss> loss() const override { return std::make_unique<StandInLoss>(); }
   std::unique_ptr<Timer> timer(int marks) const override { return std::make_unique<HostTimer>(marks); }
 

@@ -153,7 +153,12 @@ void Engine::build(const ModuleRegistry& registry, std::vector<std::shared_ptr<M
     if (gpu_) {
       gpu_->bind_thread();
       place_model(*rank->model, *rank->model_vt, gpu_->placement(), working_dtype_);
-      rank->memory = gpu_->memory();
+      // The rank's collectives follow its stage's memory to the side stream and back (overlap_comm).
+      rank->memory = gpu_->memory([comm = comm_, r](void* stream) {
+        const auto& vt = comm->vtable<tandem_comm_vtable>();
+        if (TANDEM_HAS_FIELD(vt.struct_size, tandem_comm_vtable, set_stream) && vt.set_stream != nullptr)
+          sdk::call_checked([&](tandem_error* err) { return vt.set_stream(comm->handle(), r, stream, err); });
+      });
       rank->loss = gpu_->loss();
       rank->timer = gpu_->timer(Rank::kMarks);
     }

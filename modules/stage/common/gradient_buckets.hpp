@@ -23,6 +23,13 @@
 //
 // Memory: the bucket, the scratch and the shard are in the stage's memory (tandem/memory.h), so on
 // a GPU every copy, add and collective is queued on the run's stream, in the order written here.
+//
+// overlap_comm (DeepSpeed's double-buffered ipg bucket): two buckets, and each reduction - packing,
+// the collective, the adds into the shard, its scratch - is queued on the memory's side queue, so that
+// on a GPU it runs while the backward's kernels fill the other bucket. Before a reduction is issued,
+// the main stream joins the side queue: the reduction issued one bucket earlier, which read the bucket
+// about to be refilled, is done by then. finish() joins too, so the shard is complete when the step
+// reads it. The numerics do not change (the same reductions, in the same order on the side queue).
 #pragma once
 
 #include <algorithm>
@@ -63,55 +70,57 @@ class GradientBuckets {
   // `bucket_size`: reduce_bucket_size in elements. The bucket holds at least the largest parameter
   // (a parameter is never split across buckets) and at most the whole model. `shard`: the rank's
   // accumulated gradient shard (layout.shard_numel() elements in `memory`), which flushes add into.
+  // `overlap`: overlap_comm (two buckets, reductions on the side queue).
   GradientBuckets(const ShardLayout& layout, sdk::CommHandle comm, int64_t bucket_size, Reduction how,
-                  sdk::Memory memory, float* shard)
-      : layout_(layout), comm_(comm), how_(how), memory_(memory), shard_(shard) {
+                  sdk::Memory memory, float* shard, bool overlap = false)
+      : layout_(layout), comm_(comm), how_(how), memory_(memory), shard_(shard), overlap_(overlap) {
     size_t total = 0, largest = 0;
     for (const sdk::FlatParam& p : layout.flat().params()) {
       total += p.numel;
       largest = std::max(largest, p.numel);
     }
     const size_t wanted = bucket_size > 0 ? static_cast<size_t>(bucket_size) : 0;
-    bucket_ = sdk::Buffer<float>(memory_, std::max(std::min(wanted, total), largest));
+    const size_t size = std::max(std::min(wanted, total), largest);
+    buckets_[0] = sdk::Buffer<float>(memory_, size);
+    if (overlap_) buckets_[1] = sdk::Buffer<float>(memory_, size);
   }
 
-  size_t capacity() const { return bucket_.size(); }
+  size_t capacity() const { return buckets_[0].size(); }                        // of one bucket
+  size_t footprint() const { return buckets_[0].size() + buckets_[1].size(); }  // elements held
 
   // One parameter's full gradient of this micro-step (its numel elements), copied into the bucket.
   // The bucket is reduced first if the parameter would not fit, and as soon as it is full.
   void add(uint32_t param, const float* grad) {
     const size_t n = layout_.param(param).numel;
     if (n == 0) return;
-    if (fill_ > 0 && fill_ + n > bucket_.size()) flush();
-    memory_.copy(bucket_.data() + fill_, grad, n * sizeof(float));
+    if (fill_ > 0 && fill_ + n > capacity()) flush();
+    memory_.copy(bucket().data() + fill_, grad, n * sizeof(float));
     entries_.push_back(Entry{param, fill_});
     fill_ += n;
-    if (fill_ == bucket_.size()) flush();
+    if (fill_ == capacity()) flush();
   }
 
-  // Reduces what the bucket holds into the owners' shards. Collective (a no-op on every rank alike
-  // when the bucket is empty, since every rank has added the same parameters).
+  // Issues the reduction of what the bucket holds into the owners' shards. Collective (a no-op on
+  // every rank alike when the bucket is empty, since every rank has added the same parameters).
   void flush() {
     if (fill_ == 0) return;
-    const int32_t world = layout_.world();
-    if (world == 1) {
-      for (const Entry& e : entries_) {
-        const sdk::FlatParam& p = layout_.param(e.param);
-        memory_.add(shard_ + layout_.shard_index(p.group, p.offset), bucket_.data() + e.at, p.numel);
-      }
+    if (!overlap_) {
+      reduce();
     } else {
-      cut_into_pieces();
-      size_t m = 0;
-      for (size_t c : counts_) m = std::max(m, c);
-      const bool scatter = how_ == Reduction::ReduceScatter ||
-                           (how_ == Reduction::Auto && static_cast<size_t>(world) * m <= 2 * fill_);
-      if (scatter)
-        reduce_scatter(m);
-      else
-        all_reduce();
+      memory_.join_side();  // the reduction that read the other bucket is done: it may be refilled
+      sdk::SideQueue side(memory_);
+      reduce();
+      side.end();
+      current_ ^= 1;
     }
     fill_ = 0;
     entries_.clear();
+  }
+
+  // Everything added so far reduced and in the shard (end of the backward).
+  void finish() {
+    flush();
+    if (overlap_) memory_.join_side();
   }
 
  private:
@@ -124,6 +133,28 @@ class GradientBuckets {
     size_t group, first, count;  // elements [first, first + count) of the group's buffer
     size_t at;                   // where they are in the bucket
   };
+
+  const sdk::Buffer<float>& bucket() const { return buckets_[current_]; }
+
+  void reduce() {
+    const int32_t world = layout_.world();
+    if (world == 1) {
+      for (const Entry& e : entries_) {
+        const sdk::FlatParam& p = layout_.param(e.param);
+        memory_.add(shard_ + layout_.shard_index(p.group, p.offset), bucket().data() + e.at, p.numel);
+      }
+    } else {
+      cut_into_pieces();
+      size_t m = 0;
+      for (size_t c : counts_) m = std::max(m, c);
+      const bool scatter = how_ == Reduction::ReduceScatter ||
+                           (how_ == Reduction::Auto && static_cast<size_t>(world) * m <= 2 * fill_);
+      if (scatter)
+        reduce_scatter(m);
+      else
+        all_reduce();
+    }
+  }
 
   void cut_into_pieces() {
     pieces_.clear();
@@ -147,7 +178,7 @@ class GradientBuckets {
     std::vector<size_t> cursor(world, 0);
     for (const Piece& piece : pieces_) {
       const size_t q = static_cast<size_t>(piece.owner);
-      memory_.copy(send.data() + q * m + cursor[q], bucket_.data() + piece.at, piece.count * sizeof(float));
+      memory_.copy(send.data() + q * m + cursor[q], bucket().data() + piece.at, piece.count * sizeof(float));
       cursor[q] += piece.count;
     }
     comm_.reduce_scatter(send.data(), mine.data(), m, TANDEM_REDUCE_AVERAGE);
@@ -160,9 +191,9 @@ class GradientBuckets {
   }
 
   void all_reduce() {
-    comm_.all_reduce(bucket_.data(), fill_, TANDEM_REDUCE_AVERAGE);
+    comm_.all_reduce(bucket().data(), fill_, TANDEM_REDUCE_AVERAGE);
     for (const Piece& piece : pieces_)
-      if (piece.owner == layout_.rank()) add_to_shard(piece, bucket_.data() + piece.at);
+      if (piece.owner == layout_.rank()) add_to_shard(piece, bucket().data() + piece.at);
   }
 
   const ShardLayout& layout_;
@@ -170,7 +201,9 @@ class GradientBuckets {
   Reduction how_;
   sdk::Memory memory_;
   float* shard_;
-  sdk::Buffer<float> bucket_;
+  bool overlap_;
+  sdk::Buffer<float> buckets_[2];  // the second only with overlap
+  int current_ = 0;                // the bucket being filled
   size_t fill_ = 0;
   std::vector<Entry> entries_;
   std::vector<Piece> pieces_;

@@ -9,9 +9,11 @@
 // is freed. end_backward reduces what is left. Each element is reduced once per micro-step and
 // added to the shard: the numerics of ZeRO-0, so the result is the same bit for bit.
 //
-// overlap_comm: the bucket is issued the moment it is full, while backward still has layers to
-// go; the local communicator is synchronous, so nothing actually runs at the same time on the CPU,
-// and on a GPU the collective is queued on the run's stream, in order with the backward's kernels.
+// overlap_comm: the bucket is issued the moment it is full, while backward still has layers to go.
+// On a device, two buckets, and each reduction is queued on the memory's side queue (a second
+// stream, which the rank's collectives follow), so it runs while the backward fills the other
+// bucket (common/gradient_buckets.hpp); on the CPU the local communicator is synchronous and nothing
+// would overlap, so there is one bucket and no side queue.
 //
 // ZeRO-Offload (offload_optimizer.device "cpu" on a GPU): the master shard and the optimizer state
 // live in host memory and the step streams through them tile by tile (common/whole_params.hpp).
@@ -52,8 +54,9 @@ class Zero2 final : public tandem::sdk::Stage {
     params_ = std::make_unique<WholeParams>(*layout_, *layers_, dtype, s.memory, tandem::stage::shard_on_host(s));
     grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
     layer_grads_ = std::make_unique<LayerGradients>(*layers_, dtype, s.memory);
+    // overlap_comm on a device: reductions on its side queue (on the CPU nothing would overlap).
     buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_, s.memory,
-                                                 grads_.data());
+                                                 grads_.data(), s.options.overlap_comm != 0 && s.memory.on_device());
     setup_.optimizer.init_state(layout_->shard_numel());
   }
 
@@ -76,7 +79,7 @@ class Zero2 final : public tandem::sdk::Stage {
   void end_backward() override {
     // A layer the model left open is reduced now (the same layers on every rank, in layer order).
     layer_grads_->close_all([&](uint32_t param, const float* grad) { buckets_->add(param, grad); });
-    buckets_->flush();
+    buckets_->finish();
   }
 
   double grad_norm() override {
@@ -94,7 +97,7 @@ class Zero2 final : public tandem::sdk::Stage {
     tandem_stage_memory m{};
     m.struct_size = sizeof m;
     m.param_bytes = params_->param_bytes();
-    m.grad_bytes = (grads_.size() + buckets_->capacity()) * sizeof(float);
+    m.grad_bytes = (grads_.size() + buckets_->footprint()) * sizeof(float);
     m.master_bytes = params_->master_bytes();
     m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
     return m;

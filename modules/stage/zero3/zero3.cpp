@@ -53,8 +53,9 @@ class Zero3 final : public tandem::sdk::Stage {
     if (!s.optimizer) return;  // forward-only: no gradients to keep
     grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
     layer_grads_ = std::make_unique<LayerGradients>(*layers_, tandem::sdk::working_dtype(s.options), s.memory);
+    // overlap_comm on a device: reductions on its side queue (on the CPU nothing would overlap).
     buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_, s.memory,
-                                                 grads_.data());
+                                                 grads_.data(), s.options.overlap_comm != 0 && s.memory.on_device());
     setup_.optimizer.init_state(layout_->shard_numel());
   }
 
@@ -81,7 +82,7 @@ class Zero3 final : public tandem::sdk::Stage {
   void end_backward() override {
     require_training("end_backward");
     layer_grads_->close_all([&](uint32_t param, const float* grad) { buckets_->add(param, grad); });
-    buckets_->flush();
+    buckets_->finish();
   }
 
   double grad_norm() override {
@@ -102,7 +103,7 @@ class Zero3 final : public tandem::sdk::Stage {
     tandem_stage_memory m{};
     m.struct_size = sizeof m;
     m.param_bytes = params_->resident_bytes();
-    m.grad_bytes = buckets_ ? (grads_.size() + buckets_->capacity()) * sizeof(float) : 0;
+    m.grad_bytes = buckets_ ? (grads_.size() + buckets_->footprint()) * sizeof(float) : 0;
     m.master_bytes = 0;
     m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
     m.peak_gathered_bytes = params_->peak_gathered_bytes();

@@ -75,6 +75,19 @@ typedef struct tandem_memory_ops {
   tandem_status (*wait_copy)(void* ctx, uint64_t ticket, tandem_error* err);
   /* Work queued on the main stream from now on waits for every copy_async queued so far. */
   tandem_status (*join_copies)(void* ctx, tandem_error* err);
+
+  /* SDK 1.3: a side queue (CUDA: a second stream) for the collectives a stage overlaps with the
+   * model's kernels (overlap_comm). After side_begin, this table's calls and the rank's collectives
+   * are queued on the side queue, which first waits for everything queued on the main stream so far;
+   * side_end returns to the main stream, which does not wait for the side queue. join_side: work
+   * queued on the main stream from now on waits for everything queued on the side queue so far. Not
+   * nested. Until the join_side after it, main-stream work must not write what side-queued work reads
+   * or writes, nor read what it writes (nor release it). On the CPU all three do nothing. Check with
+   * TANDEM_HAS_FIELD(ops->struct_size, tandem_memory_ops, join_side): an older host has no side
+   * queue (the Memory wrapper then does nothing, which is still correct). */
+  tandem_status (*side_begin)(void* ctx, tandem_error* err);
+  tandem_status (*side_end)(void* ctx, tandem_error* err);
+  tandem_status (*join_side)(void* ctx, tandem_error* err);
 } tandem_memory_ops;
 
 #ifdef __cplusplus

@@ -74,6 +74,7 @@ inline tandem_status copy_async(void*, void* dst, const void* src, size_t bytes,
 }
 inline tandem_status wait_copy(void*, uint64_t, tandem_error*) { return TANDEM_STATUS_OK; }
 inline tandem_status join_copies(void*, tandem_error*) { return TANDEM_STATUS_OK; }
+inline tandem_status no_side_queue(void*, tandem_error*) { return TANDEM_STATUS_OK; }  // side_begin/end, join_side
 
 }  // namespace host_memory_detail
 
@@ -98,7 +99,10 @@ inline const tandem_memory_ops* host_memory_ops() {
                                             &d::synchronize,
                                             &d::copy_async,
                                             &d::wait_copy,
-                                            &d::join_copies};
+                                            &d::join_copies,
+                                            &d::no_side_queue,
+                                            &d::no_side_queue,
+                                            &d::no_side_queue};
   return &ops;
 }
 
@@ -174,8 +178,49 @@ class Memory {
     call_checked([&](tandem_error* err) { return ops_->join_copies(ops_->ctx, err); });
   }
 
+  // The side queue (memory.h, SDK 1.3); nothing on the CPU and under a host without one. Prefer
+  // SideQueue below to side_begin/side_end.
+  bool has_side_queue() const { return TANDEM_HAS_FIELD(ops_->struct_size, tandem_memory_ops, join_side); }
+  void side_begin() const {
+    if (has_side_queue()) call_checked([&](tandem_error* err) { return ops_->side_begin(ops_->ctx, err); });
+  }
+  void side_end() const {
+    if (has_side_queue()) call_checked([&](tandem_error* err) { return ops_->side_end(ops_->ctx, err); });
+  }
+  void join_side() const {
+    if (has_side_queue()) call_checked([&](tandem_error* err) { return ops_->join_side(ops_->ctx, err); });
+  }
+
  private:
   const tandem_memory_ops* ops_;
+};
+
+// The calls made from its construction to end() go to the side queue. If a call in between throws,
+// the destructor returns to the main stream (a failure to do so then is not reported: the error
+// already on its way is the one that matters).
+class SideQueue {
+ public:
+  explicit SideQueue(const Memory& memory) : memory_(memory) {
+    memory_.side_begin();
+    open_ = true;
+  }
+  void end() {
+    if (!open_) return;
+    open_ = false;
+    memory_.side_end();
+  }
+  ~SideQueue() {
+    if (open_ && memory_.has_side_queue()) {
+      tandem_error err{};
+      (void)memory_.table()->side_end(memory_.table()->ctx, &err);
+    }
+  }
+  SideQueue(const SideQueue&) = delete;
+  SideQueue& operator=(const SideQueue&) = delete;
+
+ private:
+  const Memory& memory_;
+  bool open_ = false;
 };
 
 // An allocation of n elements of T from a Memory, zeroed, freed with it; device memory (or, with

@@ -7,8 +7,10 @@
 
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "tandem/cuda/memory_ops.hpp"
@@ -39,7 +41,10 @@ void Stream::synchronize() const {
 
 struct DeviceMemory::Impl {
   int device = 0;
-  cudaStream_t stream = nullptr;       // the rank's
+  cudaStream_t stream = nullptr;       // where calls are queued: main, or side between side_begin and side_end
+  cudaStream_t main = nullptr;         // the rank's
+  cudaStream_t side = nullptr;         // ours, for side_begin .. side_end
+  std::function<void(cudaStream_t)> on_switch;  // told the stream collectives are to use from now on
   cudaStream_t copy_stream = nullptr;  // ours, for copy_async
   tandem_memory_ops ops{};
   std::mutex mutex;                    // tickets and their events
@@ -145,6 +150,31 @@ struct DeviceMemory::Impl {
       check(cudaEventSynchronize(event), "waiting for a copy (a fault surfaces here)");
     });
   }
+  // One stream waits for everything queued on another so far.
+  static void wait_for(cudaStream_t waiter, cudaStream_t work) {
+    cudaEvent_t done = nullptr;
+    check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
+    check(cudaEventRecord(done, work), "cudaEventRecord");
+    check(cudaStreamWaitEvent(waiter, done, 0), "cudaStreamWaitEvent");
+    (void)cudaEventDestroy(done);  // released once the wait is done
+  }
+  static tandem_status side_begin(void* ctx, tandem_error* err) {
+    return run(ctx, err, [&](Impl& m) {
+      if (m.stream == m.side) throw std::logic_error("side_begin: already on the side queue (not nested)");
+      wait_for(m.side, m.main);
+      m.stream = m.side;
+      if (m.on_switch) m.on_switch(m.side);
+    });
+  }
+  static tandem_status side_end(void* ctx, tandem_error* err) {
+    return run(ctx, err, [&](Impl& m) {
+      m.stream = m.main;
+      if (m.on_switch) m.on_switch(m.main);
+    });
+  }
+  static tandem_status join_side(void* ctx, tandem_error* err) {
+    return run(ctx, err, [&](Impl& m) { wait_for(m.main, m.side); });
+  }
   static tandem_status join_copies(void* ctx, tandem_error* err) {
     return run(ctx, err, [&](Impl& m) {
       const std::lock_guard<std::mutex> lock(m.mutex);
@@ -160,9 +190,10 @@ struct DeviceMemory::Impl {
 DeviceMemory::DeviceMemory(int device, cudaStream_t stream) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.device = device;
-  m.stream = stream;
+  m.stream = m.main = stream;
   set_device(device);
   check(cudaStreamCreateWithFlags(&m.copy_stream, cudaStreamNonBlocking), "cudaStreamCreate (copy stream)");
+  check(cudaStreamCreateWithFlags(&m.side, cudaStreamNonBlocking), "cudaStreamCreate (side stream)");
   // Keep freed blocks in the device's pool: stages free and allocate again every step.
   cudaMemPool_t pool = nullptr;
   check(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
@@ -186,15 +217,24 @@ DeviceMemory::DeviceMemory(int device, cudaStream_t stream) : impl_(std::make_un
                             &Impl::synchronize,
                             &Impl::copy_async_ticket,
                             &Impl::wait_copy,
-                            &Impl::join_copies};
+                            &Impl::join_copies,
+                            &Impl::side_begin,
+                            &Impl::side_end,
+                            &Impl::join_side};
 }
 
 DeviceMemory::~DeviceMemory() {
   Impl& m = *impl_;
   (void)cudaSetDevice(m.device);
   (void)cudaStreamSynchronize(m.copy_stream);
+  (void)cudaStreamSynchronize(m.side);
   for (cudaEvent_t e : m.events) (void)cudaEventDestroy(e);
   (void)cudaStreamDestroy(m.copy_stream);
+  (void)cudaStreamDestroy(m.side);
+}
+
+void DeviceMemory::on_stream_switch(std::function<void(cudaStream_t)> listener) {
+  impl_->on_switch = std::move(listener);
 }
 
 const tandem_memory_ops* DeviceMemory::table() const { return &impl_->ops; }

@@ -11,8 +11,13 @@
 //   copy_async / wait_copy    a second stream for copies, each ordered after the main stream's work so
 //                             far by an event and given a ticket (an event of its own); thread-safe.
 //                             Tickets stay valid until the next join_copies.
+//   side_begin / side_end     a third stream: the calls in between are queued there (after an event on
+//   join_side                 the main stream), and the listener (on_stream_switch) hears of each
+//                             switch so that the rank's communicator queues its collectives there too;
+//                             join_side makes the main stream wait for it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "tandem/cuda/runtime.hpp"
@@ -29,6 +34,9 @@ class DeviceMemory {
   DeviceMemory& operator=(const DeviceMemory&) = delete;
 
   const tandem_memory_ops* table() const;
+  // Called with the stream collectives are to use from now on, at side_begin and side_end (the
+  // host points the rank's communicator at it). Set before the table is handed out.
+  void on_stream_switch(std::function<void(cudaStream_t)> listener);
 
  private:
   struct Impl;
