@@ -33,6 +33,15 @@
 // 16-bit partition). On a GPU the gathers, their allocations and frees are queued on the run's
 // stream, so a prefetched layer's gather runs ahead of the kernels that read it.
 //
+// overlap_comm on a device: every gather goes to the memory's side queue (tandem/memory.h), where
+// the gradient reductions go too (common/gradient_buckets.hpp), so the rank's collectives keep one
+// order on the GPU (a communicator's collectives on two streams at once could run in different
+// orders on different ranks and wait for each other). A layer's own gather is joined before its
+// views are handed out, and the prefetches are issued after that join: they run while the model
+// computes with the layer. A layer gathered on the side queue and not yet joined is joined before it
+// is freed, and everything is joined before the main stream reads or writes the shard (set, get,
+// refresh) or queues a collective of its own.
+//
 // Not used: stage3_max_reuse_distance (a released layer is always freed: it is gathered again at
 // its next use).
 #pragma once
@@ -66,6 +75,7 @@ class PartitionedParams {
         dtype_(sdk::working_dtype(options)),
         storage_(memory.storage_dtype(dtype_)),
         element_(memory.storage_size(dtype_)),
+        side_(options.overlap_comm != 0 && memory.on_device()),
         shard_(memory, layout.shard_numel()) {
     const size_t count = layout.flat().params().size();
     persistent_at_.assign(count, kNone);
@@ -104,6 +114,7 @@ class PartitionedParams {
   // The full value of parameter `index` (host fp32; every rank is given the same): the pieces this
   // rank owns, the persistent copy, and the gathered copy if its layer is gathered.
   void set(uint32_t index, const float* values) {
+    join();
     const sdk::FlatParam& p = layout_.param(index);
     layout_.for_each_owner_piece(p.group, p.offset, p.numel, [&](int32_t q, size_t first, size_t count, size_t done) {
       if (q == layout_.rank())
@@ -119,6 +130,7 @@ class PartitionedParams {
   // Parameter `index` as the model sees it, into host fp32 `out`. Collective for a partitioned
   // parameter (every rank calls it in the same order).
   void get(uint32_t index, float* out) {
+    join();
     const sdk::FlatParam& p = layout_.param(index);
     sdk::Buffer<std::byte> gathered;
     const std::byte* values = nullptr;
@@ -139,6 +151,7 @@ class PartitionedParams {
     const std::vector<int32_t> next = trace_.upcoming();
     drop_unexpected(layer, next);
     if (!L.gathered) gather_layer(L);
+    if (L.pending) join();  // before the prefetches below are issued: they overlap the layer's use
     ++L.acquired;
     ++acquired_;
     prefetch(next);
@@ -162,6 +175,7 @@ class PartitionedParams {
   // After the optimizer updated the shard: persistent copies and acquired layers gathered anew
   // (a layer gathered ahead is freed: its values are stale). Collective.
   void refresh() {
+    join();
     gather(persistent_ranges_, persistent_.data());
     for (Layer& L : layer_) {
       if (!L.gathered) continue;
@@ -200,6 +214,7 @@ class PartitionedParams {
     size_t numel = 0;
     sdk::Buffer<std::byte> values;  // gathered (numel working elements), while `gathered`
     bool gathered = false;
+    bool pending = false;  // gathered on the side queue, not yet joined
     int32_t acquired = 0;
   };
 
@@ -235,8 +250,16 @@ class PartitionedParams {
   }
 
   void gather_layer(Layer& L) {
-    L.values = sdk::Buffer<std::byte>(memory_, L.numel * element_);
-    gather(L.ranges, L.values.data());
+    if (side_) {
+      sdk::SideQueue side(memory_);
+      L.values = sdk::Buffer<std::byte>(memory_, L.numel * element_);
+      gather(L.ranges, L.values.data());
+      side.end();
+      L.pending = true;
+    } else {
+      L.values = sdk::Buffer<std::byte>(memory_, L.numel * element_);
+      gather(L.ranges, L.values.data());
+    }
     L.gathered = true;
     live_ += L.numel;
     peak_ = std::max(peak_, live_);
@@ -244,6 +267,7 @@ class PartitionedParams {
 
   void drop(Layer& L) {
     if (!L.gathered) return;
+    if (L.pending) join();  // its gather may still be writing it
     live_ -= L.numel;
     L.values.reset();
     L.gathered = false;
@@ -275,6 +299,13 @@ class PartitionedParams {
     }
   }
 
+  // The main stream waits for everything on the side queue (nothing is pending after it).
+  void join() {
+    if (!side_) return;
+    memory_.join_side();
+    for (Layer& L : layer_) L.pending = false;
+  }
+
   // Where parameter i's whole working value is on this rank now (persistent or gathered), or null.
   std::byte* resident(uint32_t i) {
     if (persistent_at_[i] != kNone) return persistent_.data() + persistent_at_[i] * element_;
@@ -290,6 +321,7 @@ class PartitionedParams {
   tandem_dtype dtype_;                  // of what is gathered and persistent
   tandem_dtype storage_;                // and how it is stored
   size_t element_;                      // bytes per working element
+  bool side_;                           // overlap_comm on a device: gathers on the side queue
   sdk::Buffer<float> shard_;            // this rank's slice of every group: the fp32 master
   sdk::Buffer<std::byte> persistent_;   // whole persistent parameters, in the model's order
   std::vector<size_t> persistent_at_;   // per parameter: where in persistent_, or kNone

@@ -82,7 +82,10 @@ typedef struct tandem_memory_ops {
    * side_end returns to the main stream, which does not wait for the side queue. join_side: work
    * queued on the main stream from now on waits for everything queued on the side queue so far. Not
    * nested. Until the join_side after it, main-stream work must not write what side-queued work reads
-   * or writes, nor read what it writes (nor release it). On the CPU all three do nothing. Check with
+   * or writes, nor read what it writes (nor release it). Collectives keep their order only within one
+   * stream: queue one on the main stream only when no side-queued one may still run (after a
+   * join_side), or ranks may run them in different orders and wait for each other. On the CPU all
+   * three do nothing. Check with
    * TANDEM_HAS_FIELD(ops->struct_size, tandem_memory_ops, join_side): an older host has no side
    * queue (the Memory wrapper then does nothing, which is still correct). */
   tandem_status (*side_begin)(void* ctx, tandem_error* err);
