@@ -258,6 +258,29 @@ double ToyRank::micro_step(int step, int micro, const std::vector<std::vector<fl
   return loss;
 }
 
+void ToyRank::forward_pass(const std::vector<int32_t>& layers, const std::vector<std::vector<float>>& current) {
+  const std::vector<ToyParam>& toy = toy_params();
+  const tandem_param_access& a = *vt_.param_access(self());
+  auto open = [&](int32_t layer) {
+    std::vector<tandem_tensor_view> views(toy.size());
+    call([&](tandem_error* e) { return a.acquire(a.ctx, layer, views.data(), e); });
+    size_t k = 0;
+    for (uint32_t i = 0; i < toy.size(); ++i)
+      if (toy[i].layer == layer) {
+        check_view(views[k], current[i].size(), toy[i].name, "parameter");
+        EXPECT_EQ(std::memcmp(views[k].data, current[i].data(), current[i].size() * sizeof(float)), 0)
+            << toy[i].name << " as acquired is not the current weight";
+        ++k;
+      }
+  };
+  open(0);
+  for (int32_t layer : layers) {
+    open(layer);
+    call([&](tandem_error* e) { return a.release(a.ctx, layer, e); });
+  }
+  call([&](tandem_error* e) { return a.release(a.ctx, 0, e); });
+}
+
 double ToyRank::norm() {
   double n = 0;
   call([&](tandem_error* e) { return vt_.grad_norm(self(), &n, e); });

@@ -15,6 +15,7 @@
 #include "../common/thread_ranks.hpp"
 #include "tandem/conformance/stage.hpp"
 #include "tandem/conformance/stage_toy.hpp"
+#include "tandem/conformance/stand_in_device.hpp"
 
 extern "C" const tandem_module_descriptor* tandem_module_descriptor_zero1(void);
 extern "C" const tandem_module_descriptor* tandem_module_descriptor_zero2(void);
@@ -66,6 +67,32 @@ TEST(StageDirect, ZeroThreeWithoutAnOptimizerGathersButHasNoGradients) {
   });
   for (int rank = 0; rank < 2; ++rank)
     EXPECT_THAT(results.message(rank), HasSubstr("without an optimizer")) << "rank " << rank;
+}
+
+// A teacher's forward passes under ZeRO-3 on a (stand-in) GPU with overlap_comm: gathers and
+// prefetches go to the side queue. The second pass prefetches along the first one's order; the third
+// goes another way, so a layer prefetched for it is freed unused - after its gather is joined (the
+// stand-in reports a release of memory a side-queued gather still writes). Two ranks, so that the
+// gathers are broadcasts between them.
+TEST(StageDirect, ZeroThreePrefetchesOnTheSideQueueAndFreesAWrongGuessSafely) {
+  const ToyModules modules(StageFactory{"zero3", &tandem_module_descriptor_zero3});
+  const auto comm = modules.comm(2);
+  tandem_stage_options options = toy_stage_options(1000);
+  options.overlap_comm = 1;
+  options.prefetch_bucket_size = 1000;  // every layer expected next is gathered ahead
+  options.max_live_parameters = 1000;
+  run_ranks_or_throw(2, [&](int rank) {
+    StandInDevice device;
+    ToyRank r(modules.stage(false, "toy.stage"), modules.optimizer("toy.optimizer"), *comm, rank, 2, options,
+              /*with_optimizer=*/false, &device);
+    const std::vector<std::vector<float>> w = toy_initial_weights();
+    r.set_weights(w);
+    r.forward_pass({1, 2, 3}, w);
+    r.forward_pass({1, 2, 3}, w);  // prefetched along the recorded order
+    r.forward_pass({2, 1, 3}, w);  // layer 1 was gathered ahead for nothing when 2 comes first
+    EXPECT_EQ(device.violation(), "") << "rank " << rank;
+    EXPECT_EQ(r.weights(), w);
+  });
 }
 
 TEST(StageDirect, TheReductionParameterIsChecked) {

@@ -67,6 +67,11 @@ class ToyRank {
   // and its tied weight gets one contribution first and one last. Checks each acquired view against
   // `current` and returns the micro-step's loss, a function of the weights the views show.
   double micro_step(int step, int micro, const std::vector<std::vector<float>>& current);
+  // A forward-only pass (a teacher's): layer 0 acquired first and released last, and in between each
+  // of `layers`, in that order, acquired and released; every view checked against `current`. Passes
+  // in different orders exercise a stage's prefetch along the order it recorded, and its way out when
+  // a pass goes another way.
+  void forward_pass(const std::vector<int32_t>& layers, const std::vector<std::vector<float>>& current);
   double norm();
   // The engine's boundary: clip as DeepSpeed does (clip <= 0: off), then step.
   void step(int64_t step, double norm, double clip);
