@@ -30,8 +30,9 @@
 // keeps persistent is the master rounded to the working precision and stored as the stage's memory
 // stores working values (tandem/memory.h: the working type itself on a GPU, fp32 words on the CPU),
 // so the model computes with the values a bf16/fp16 partition holds (DeepSpeed's ZeRO-3 gathers its
-// 16-bit partition). On a GPU the gathers, their allocations and frees are queued on the run's
-// stream, so a prefetched layer's gather runs ahead of the kernels that read it.
+// 16-bit partition). On a GPU without overlap_comm the gathers, their allocations and frees are
+// queued on the run's stream, so a prefetched layer's gather runs ahead of the kernels that read it
+// (with overlap_comm, on the side queue: below).
 //
 // overlap_comm on a device: every gather goes to the memory's side queue (tandem/memory.h), where
 // the gradient reductions go too (common/gradient_buckets.hpp), so the rank's collectives keep one
