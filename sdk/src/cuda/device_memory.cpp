@@ -123,12 +123,9 @@ struct DeviceMemory::Impl {
   static tandem_status copy_async_ticket(void* ctx, void* dst, const void* src, size_t bytes, uint64_t* ticket,
                                          tandem_error* err) {
     return run(ctx, err, [&](Impl& m) {
-      cudaEvent_t ready = nullptr, done = nullptr;
-      check(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
-      check(cudaEventRecord(ready, m.stream), "cudaEventRecord");  // what the copy reads is written by now
       const std::lock_guard<std::mutex> lock(m.mutex);
-      check(cudaStreamWaitEvent(m.copy_stream, ready, 0), "cudaStreamWaitEvent");
-      (void)cudaEventDestroy(ready);  // released once the wait is done
+      wait_for(m.copy_stream, m.stream);  // what the copy reads is written by then
+      cudaEvent_t done = nullptr;
       if (bytes != 0)
         check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, m.copy_stream),
               "cudaMemcpyAsync of " + std::to_string(bytes) + " bytes on the copy stream");

@@ -5,6 +5,10 @@
 // cuBLASLt's rows, which are our columns: bias[n], as a linear layer's bias is.
 #include <cublasLt.h>
 
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <type_traits>
 
 #include "check.cuh"
@@ -12,10 +16,28 @@
 
 namespace tandem::cuda {
 
+// What cuBLASLt's algorithm choice depends on: the types, transposes, shape, epilogue and how
+// the pointers are aligned (an algorithm chosen for 16-byte aligned operands may refuse others).
+struct AlgoKey {
+  int in_type, out_type, ta, tb, has_bias;
+  int64_t m, n, k;
+  unsigned alignment_a, alignment_b, alignment_c, alignment_bias;
+  auto tie() const {
+    return std::tie(in_type, out_type, ta, tb, has_bias, m, n, k, alignment_a, alignment_b, alignment_c,
+                    alignment_bias);
+  }
+  bool operator<(const AlgoKey& o) const { return tie() < o.tie(); }
+};
+
 struct Blas::Impl {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // The heuristic's answer per problem: asking costs tens of microseconds of host time, about what
+  // a GPT-2 sized product takes on the GPU, and a training step asks the same dozen questions
+  // every layer.
+  std::mutex mutex;
+  std::map<AlgoKey, cublasLtMatmulAlgo_t> algos;
 };
 
 struct BlasAccess {
@@ -46,6 +68,11 @@ struct Preference {
 template <class T>
 constexpr cudaDataType_t data_type() {
   return std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_16BF;
+}
+
+unsigned alignment(const void* p) {  // the largest power of two up to 256 dividing the address
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  return a == 0 ? 256u : static_cast<unsigned>(std::min<uintptr_t>(a & (~a + 1), 256));
 }
 
 std::string shape(int64_t m, int64_t n, int64_t k, Trans ta, Trans tb) {
@@ -101,17 +128,31 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
   check_lt(cublasLtMatrixLayoutCreate(&lb.d, data_type<In>(), a_rows, a_cols, static_cast<int64_t>(a_rows)), what);
   check_lt(cublasLtMatrixLayoutCreate(&lc.d, data_type<Out>(), n, m, n), what);
 
-  Preference pref;
-  check_lt(cublasLtMatmulPreferenceCreate(&pref.d), what);
-  check_lt(cublasLtMatmulPreferenceSetAttribute(pref.d, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                &impl.workspace_bytes, sizeof impl.workspace_bytes),
-           what);
-  cublasLtMatmulHeuristicResult_t heuristic{};
-  int found = 0;
-  check_lt(cublasLtMatmulAlgoGetHeuristic(impl.handle, op.d, la.d, lb.d, lc.d, lc.d, pref.d, 1, &heuristic, &found),
-           what + " (algorithm search)");
-  if (found == 0) throw Error("cuBLASLt: no algorithm for " + what);
-  check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, c, lc.d, c, lc.d, &heuristic.algo,
+  const AlgoKey key{int(data_type<In>()), int(data_type<Out>()), int(ta), int(tb), bias != nullptr,
+                    m, n, k, alignment(a), alignment(b), alignment(c), alignment(bias)};
+  cublasLtMatmulAlgo_t algo;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    const auto known = impl.algos.find(key);
+    if (known != impl.algos.end()) {
+      algo = known->second;
+    } else {
+      Preference pref;
+      check_lt(cublasLtMatmulPreferenceCreate(&pref.d), what);
+      check_lt(cublasLtMatmulPreferenceSetAttribute(pref.d, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                    &impl.workspace_bytes, sizeof impl.workspace_bytes),
+               what);
+      cublasLtMatmulHeuristicResult_t heuristic{};
+      int found = 0;
+      check_lt(
+          cublasLtMatmulAlgoGetHeuristic(impl.handle, op.d, la.d, lb.d, lc.d, lc.d, pref.d, 1, &heuristic, &found),
+          what + " (algorithm search)");
+      if (found == 0) throw Error("cuBLASLt: no algorithm for " + what);
+      algo = heuristic.algo;
+      impl.algos.emplace(key, algo);
+    }
+  }
+  check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, c, lc.d, c, lc.d, &algo,
                           impl.workspace, impl.workspace_bytes, stream),
            what);
 }
