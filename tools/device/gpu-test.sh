@@ -39,7 +39,7 @@ mkdir -p "$out/tools"  # not bin/: run-gpu-tests.sh runs everything there
 cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$build"/bin/tandem-gpt2-logits "$out/tools/"
 mkdir -p "$out/bench"
 cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/tools/check/hf_gpt2_check.py \
-  "$root"/tools/device/gpu-all.sh "$out/bench/"
+  "$root"/tools/device/gpu-all.sh "$root"/tools/device/kernel-profile.sh "$out/bench/"
 # The peer lives beside the checkout (../shared/peers); PEER overrides where.
 peer=${PEER:-$root/../shared/peers/torch_anchor.py}
 if [ -f "$peer" ]; then cp "$peer" "$out/bench/"; else echo "gpu-test.sh: no $peer: the benchmarks will have no peer" >&2; fi
