@@ -39,7 +39,8 @@ mkdir -p "$out/tools"  # not bin/: run-gpu-tests.sh runs everything there
 cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$build"/bin/tandem-gpt2-logits "$out/tools/"
 mkdir -p "$out/bench"
 cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/tools/check/hf_gpt2_check.py \
-  "$root"/tools/device/gpu-all.sh "$root"/tools/device/kernel-profile.sh "$out/bench/"
+  "$root"/tools/device/gpu-all.sh "$root"/tools/device/kernel-profile.sh \
+  "$root"/tools/device/gpu-variants.sh "$out/bench/"
 # The peer lives beside the checkout (../shared/peers); PEER overrides where.
 peer=${PEER:-$root/../shared/peers/torch_anchor.py}
 if [ -f "$peer" ]; then cp "$peer" "$out/bench/"; else echo "gpu-test.sh: no $peer: the benchmarks will have no peer" >&2; fi
@@ -70,4 +71,9 @@ exit $status
 RUN
 chmod +x "$out/run-gpu-tests.sh"
 du -sh "$out"
+# The same packed (about 8 MB instead of 50), for calls that carry variants too (the device tool
+# carries 64 MiB at most): there, `tar xJf $out-xz/bundle.tar.xz -C /tmp` first.
+rm -rf "$out-xz"
+mkdir -p "$out-xz"
+tar -C "$(dirname "$out")" -cJf "$out-xz/bundle.tar.xz" "$(basename "$out")"
 echo "On the GPU machine (device run tool, carry [\"$out\"]):  $out/run-gpu-tests.sh"
