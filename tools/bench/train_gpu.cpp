@@ -11,7 +11,10 @@
 // high-water mark, as torch.cuda.max_memory_allocated), model FLOP/s and MFU.
 //
 //   bench_train_gpu --workload gpt2|distill [--offload] [--stage N] [--batch B] [--seq T]
-//                   [--steps S] [--warmup W] [--peak-tflops F]
+//                   [--steps S] [--warmup W] [--peak-tflops F] [--profile-step N]
+// --profile-step brackets step N (counting the warm-up) with cudaProfilerStart/Stop, for
+// tools/device/kernel-profile.sh; that step runs under the profiler, so leave it out of the timings
+// (N < W) when the figures matter.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +23,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <cuda_profiler_api.h>
 
 #include "tandem/accelerator.hpp"
 
@@ -34,6 +39,7 @@ struct Options {
   int stage = 2;
   int64_t batch = 16, seq = 1024;
   int steps = 20, warmup = 3;
+  int profile_step = -1;
   double peak_tflops = 989.0;  // H100/H200 SXM dense bf16 (the datasheet's; MFU's usual denominator)
 };
 
@@ -114,6 +120,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--steps") o.steps = std::stoi(value());
     else if (a == "--warmup") o.warmup = std::stoi(value());
     else if (a == "--peak-tflops") o.peak_tflops = std::stod(value());
+    else if (a == "--profile-step") o.profile_step = std::stoi(value());
     else throw std::invalid_argument("unknown option " + a);
   }
   if (o.workload != "gpt2" && o.workload != "distill") throw std::invalid_argument("--workload is gpt2 or distill");
@@ -154,6 +161,7 @@ int main(int argc, char** argv) try {
   double last_loss = 0;
   for (int step = 0; step < o.warmup + o.steps; ++step) {
     const std::vector<TokenBatch> batches = random_batches(o.batch, o.seq, gen);
+    if (step == o.profile_step) cudaProfilerStart();
     const auto t0 = Clock::now();
     std::optional<Logits> teacher_logits;
     if (teacher) teacher_logits = teacher->engine()->forward(batches, false);
@@ -162,6 +170,7 @@ int main(int argc, char** argv) try {
     if (teacher_logits) loss.teacher = &*teacher_logits;
     const StepReport r = engine.backward(loss);  // returns with the step done (its phases are timed)
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (step == o.profile_step) cudaProfilerStop();
     last_loss = r.loss;
     if (step < o.warmup) continue;
     step_s.push_back(seconds);

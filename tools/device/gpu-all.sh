@@ -2,8 +2,9 @@
 # Everything the GPU issue asks to see on the GPU machine, in one device call (put in the bundle by
 # tools/device/gpu-test.sh), most important first: the GPU tests, the kernels' timings, the model
 # check against Hugging Face transformers on the GPU in fp32 and bf16, the benchmarks beside
-# PyTorch (tools/bench/gpu.sh), then where one GPT-2 training step spends its device time, kernel by
-# kernel (kernel-profile.sh under ncu; skipped when less than a minute is left).
+# PyTorch (tools/bench/gpu.sh), then where one GPT-2 training step through the product path spends
+# its device time, kernel by kernel (kernel-profile.sh under ncu; skipped when less than a minute is
+# left).
 #
 #   there (device run tool, carry ["bundle"]):  bundle/bench/gpu-all.sh bundle "$OUT"
 #
@@ -44,8 +45,9 @@ done
 timeout "$(budget 600)" "$bundle/bench/gpu.sh" "$bundle" "$work/bench" 2>&1 | tail -30
 pack
 if [ $((deadline - SECONDS)) -ge 60 ]; then
-  timeout "$(budget 120)" "$bundle/bench/kernel-profile.sh" "$work/step_kernels.csv" -- "$bundle/bin/cuda_tests" \
-    --gtest_also_run_disabled_tests --gtest_filter='*StepPhases*' 2>&1 | tee "$work/step_kernels.txt" | head -45
+  timeout "$(budget 120)" "$bundle/bench/kernel-profile.sh" "$work/step_kernels.csv" -- \
+    "$bundle/tools/bench_train_gpu" --workload gpt2 --warmup 3 --steps 1 --profile-step 2 2>&1 |
+    tee "$work/step_kernels.txt" | head -45
   pack
 fi
 exit $tests

@@ -5,12 +5,13 @@
 # ncu serialises the kernels (no overlap) and leaves the clocks alone (--clock-control none), so the
 # sum is the step's device time without launch gaps: what the kernels themselves cost.
 #
-# Only the kernels between the program's cudaProfilerStart and cudaProfilerStop are profiled (one
-# step after the warm-up: tests/cuda CudaGpt.DISABLED_Gpt2SmallStepPhases brackets its sixth).
+# Only the kernels between the program's cudaProfilerStart and cudaProfilerStop are profiled: one
+# step after the warm-up (bench_train_gpu --profile-step N; tests/cuda
+# CudaGpt.DISABLED_Gpt2SmallStepPhases brackets its sixth, the model alone).
 #
 #   tools/device/kernel-profile.sh OUT_CSV -- COMMAND...
-# e.g. in the bundle: bench/kernel-profile.sh $OUT/step.csv -- bin/cuda_tests \
-#        --gtest_also_run_disabled_tests --gtest_filter='*StepPhases*'
+# e.g. in the bundle: bench/kernel-profile.sh $OUT/step.csv -- tools/bench_train_gpu --workload gpt2 \
+#        --warmup 3 --steps 1 --profile-step 2
 set -euo pipefail
 csv=${1:?usage: kernel-profile.sh OUT_CSV -- COMMAND...}
 shift
