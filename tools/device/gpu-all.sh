@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything the GPU issue asks to see on the GPU machine, in one device call (put in the bundle by
-# tools/device/gpu-test.sh), most important first: the GPU tests, the kernels' timings, the model
-# check against Hugging Face transformers on the GPU in fp32 and bf16, the benchmarks beside
-# PyTorch (tools/bench/gpu.sh), then where one GPT-2 training step through the product path spends
+# tools/device/gpu-test.sh), most important first: the GPU tests, the model check against Hugging
+# Face transformers on the GPU in fp32 and bf16, the benchmarks beside PyTorch (tools/bench/gpu.sh),
+# the kernels' timings, then where one GPT-2 training step through the product path spends
 # its device time, kernel by kernel (kernel-profile.sh under ncu; skipped when less than a minute is
 # left).
 #
@@ -31,11 +31,6 @@ tests=$?
 grep -E '^\[  (PASSED|FAILED) |^\[  FAILED  \]' "$work/tests.log" | head -40
 echo "tests: exit status $tests"
 pack
-# The kernels' and the model step's own timings (DISABLED_ in ctest: a record, not a benchmark).
-timeout "$(budget 60)" "$bundle/run-gpu-tests.sh" --gtest_also_run_disabled_tests \
-  --gtest_filter='CudaTiming.*:*StepPhases*' >"$work/timing.log" 2>&1
-grep -E '^\[ timing' "$work/timing.log"
-pack
 for precision in fp32 bf16; do
   PYTHONUNBUFFERED=1 timeout "$(budget 60)" "$python" "$bundle/bench/hf_gpt2_check.py" \
     "$bundle/tools/tandem-gpt2-logits" --tokens 128 --device cuda --precision "$precision" 2>&1 | tail -4 |
@@ -43,6 +38,11 @@ for precision in fp32 bf16; do
   pack
 done
 timeout "$(budget 600)" "$bundle/bench/gpu.sh" "$bundle" "$work/bench" 2>&1 | tail -30
+pack
+# The kernels' and the model step's own timings (DISABLED_ in ctest: a record, not a benchmark).
+timeout "$(budget 60)" "$bundle/run-gpu-tests.sh" --gtest_also_run_disabled_tests \
+  --gtest_filter='CudaTiming.*:*StepPhases*' >"$work/timing.log" 2>&1
+grep -E '^\[ timing' "$work/timing.log"
 pack
 if [ $((deadline - SECONDS)) -ge 60 ]; then
   timeout "$(budget 120)" "$bundle/bench/kernel-profile.sh" "$work/step_kernels.csv" -- \
