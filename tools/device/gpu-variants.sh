@@ -10,14 +10,14 @@
 set -uo pipefail
 bundle=$(cd "${1:?usage: gpu-variants.sh BUNDLE_DIR OUT_DIR SECONDS_LEFT VARIANT_DIR...}" && pwd)
 out=${2:?usage}
-deadline=${3:?usage}
+seconds_left=${3:?usage}
 shift 3
 mkdir -p "$out"
-left=$#
+remaining=$#
 for variant in "$@"; do
   name=$(basename "$variant")
-  share=$(((deadline - SECONDS) / left))
-  left=$((left - 1))
+  share=$(((seconds_left - SECONDS) / remaining))
+  remaining=$((remaining - 1))
   [ "$share" -ge 20 ] || { echo "== $name: skipped, ${share}s left"; continue; }
   copy=/tmp/variant-$name
   rm -rf "$copy"
