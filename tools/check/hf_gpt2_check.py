@@ -57,6 +57,16 @@ def main():
         hf32 = model(tokens).logits[0].double().numpy()
         reference = model.double()(tokens).logits[0].numpy()
         model.float()
+        # For the bf16 figure's scale: transformers itself in bf16, under autocast (fp32 weights, residual
+        # and LayerNorm; bf16 products) and wholly in bf16 (weights and activations, as tandem's bf16).
+        hf_bf16 = {}
+        if args.precision == "bf16":
+            device = args.device if torch.cuda.is_available() or args.device == "cpu" else "cpu"
+            m = model.to(device)
+            with torch.autocast(device_type=device, dtype=torch.bfloat16):
+                hf_bf16["autocast"] = m(tokens.to(device)).logits[0].double().cpu().numpy()
+            hf_bf16["all bf16"] = m.to(torch.bfloat16)(tokens.to(device)).logits[0].double().cpu().numpy()
+            model = m.float().cpu()
 
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
@@ -78,6 +88,10 @@ def main():
                                                                  args.device, args.precision))
     print("max |error| / max |logit| against transformers in float64: tandem %s %.3g, transformers fp32 %.3g"
           % (args.precision, err_ours, err_hf32))
+    for name, logits in hf_bf16.items():
+        print("  transformers bf16 (%s): max |error| / max |logit| %.3g, relative L2 %.3g"
+              % (name, np.abs(logits - reference).max() / scale,
+                 np.linalg.norm(logits - reference) / np.linalg.norm(reference)))
     print("relative L2 error: tandem %.3g; argmax agreement %.4f" % (l2_ours, agree))
     ok = np.isfinite(ours).all() and err_ours <= args.tolerance
     print("PASS" if ok else "FAIL", "(tolerance %g)" % args.tolerance)

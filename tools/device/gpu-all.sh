@@ -26,14 +26,15 @@ pack() { tar czf "$out/logs.tgz" -C "$work" . ; }
 # Seconds a phase may take: at most $1, and never past the deadline.
 budget() { local left=$((deadline - SECONDS)); echo $((left < $1 ? (left > 1 ? left : 1) : $1)); }
 
-timeout "$(budget 200)" "$bundle/run-gpu-tests.sh" >"$work/tests.log" 2>&1
+timeout "$(budget 300)" "$bundle/run-gpu-tests.sh" >"$work/tests.log" 2>&1
 tests=$?
-grep -E '^\[  (PASSED|FAILED) |^\[  FAILED  \]' "$work/tests.log" | head -40
+echo "tests: $(grep -c '^\[       OK \]' "$work/tests.log") passed, $(grep -c '^\[  FAILED  \] .*(exit [0-9]*)$' "$work/tests.log") failed"
+grep -E '^\[  FAILED  \]|^watchdog' "$work/tests.log" | head -20
 echo "tests: exit status $tests"
 pack
 for precision in fp32 bf16; do
   PYTHONUNBUFFERED=1 timeout "$(budget 60)" "$python" "$bundle/bench/hf_gpt2_check.py" \
-    "$bundle/tools/tandem-gpt2-logits" --tokens 128 --device cuda --precision "$precision" 2>&1 | tail -4 |
+    "$bundle/tools/tandem-gpt2-logits" --tokens 128 --device cuda --precision "$precision" 2>&1 | tail -6 |
     tee -a "$work/hf_check.log"
   pack
 done

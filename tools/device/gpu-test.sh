@@ -40,7 +40,7 @@ cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$build"/bin/tandem-gpt2-
 mkdir -p "$out/bench"
 cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/tools/check/hf_gpt2_check.py \
   "$root"/tools/device/gpu-all.sh "$root"/tools/device/kernel-profile.sh \
-  "$root"/tools/device/gpu-variants.sh "$out/bench/"
+  "$root"/tools/device/gpu-variants.sh "$root"/tools/device/watchdog.sh "$out/bench/"
 # The peer lives beside the checkout (../shared/peers); PEER overrides where.
 peer=${PEER:-$root/../shared/peers/torch_anchor.py}
 if [ -f "$peer" ]; then cp "$peer" "$out/bench/"; else echo "gpu-test.sh: no $peer: the benchmarks will have no peer" >&2; fi
@@ -58,14 +58,29 @@ ENV
 
 cat >"$out/run-gpu-tests.sh" <<'RUN'
 #!/usr/bin/env bash
-# Runs every GPU test binary of this bundle; exit status non-zero if any fails. GTEST_FILTER etc. pass through.
+# Runs every GPU test of this bundle; exit status non-zero if any fails or hangs. Without arguments
+# each test runs in a process of its own under a watchdog (TEST_SECONDS, default 90), so that one
+# that hangs is reported with its stacks and the others still run; with arguments (GTEST_FILTER,
+# --gtest_also_run_disabled_tests, ...) each binary runs once with them, under the same watchdog.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+limit=${TEST_SECONDS:-90}
 status=0
 for t in "$here"/bin/*; do
   echo "=== $(basename "$t")"
-  "$t" --gtest_color=no "$@" || status=1
+  if [ $# -gt 0 ]; then
+    "$here/bench/watchdog.sh" "$limit" -- "$t" --gtest_color=no "$@" || status=1
+    continue
+  fi
+  # gtest's list: "Suite." lines, then "  Test" lines (a parameter comment after '#').
+  for test in $("$t" --gtest_list_tests | awk '/^[^ ]/ {suite=$1} /^  / && $1 !~ /^DISABLED_/ {print suite $1}'); do
+    "$here/bench/watchdog.sh" "$limit" -- "$t" --gtest_color=no --gtest_filter="$test" >"/tmp/gpu-test.$$.log" 2>&1
+    rc=$?
+    grep -E '^\[ (measure|timing)|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|^watchdog|^(Thread|#)|Failure|error' \
+      "/tmp/gpu-test.$$.log"
+    [ $rc -eq 0 ] && echo "[       OK ] $test" || { echo "[  FAILED  ] $test (exit $rc)"; status=1; }
+  done
 done
 exit $status
 RUN
