@@ -14,8 +14,8 @@ source "$bundle/env.sh"
 python=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
 
-for workload in "gpt2" "distill" "distill --offload"; do
-  name=$(echo "$workload" | tr -d ' -' | sed 's/offload/_offload/')
+for workload in "gpt2" "distill" "distill --offload" "distill --offload --no-overlap"; do
+  name=$(echo "$workload" | sed -e 's/ --/_/g' -e 's/-/_/g')
   echo "== tandem $workload"
   "$bundle/tools/bench_train_gpu" --workload $workload | tee "$out/tandem_$name.json"
 done

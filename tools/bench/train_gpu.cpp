@@ -10,8 +10,11 @@
 // for distillation the teacher's forward is the rest of the step), peak GPU memory (the allocations'
 // high-water mark, as torch.cuda.max_memory_allocated), model FLOP/s and MFU.
 //
-//   bench_train_gpu --workload gpt2|distill [--offload] [--stage N] [--batch B] [--seq T]
+//   bench_train_gpu --workload gpt2|distill [--offload] [--no-overlap] [--stage N] [--batch B] [--seq T]
 //                   [--steps S] [--warmup W] [--peak-tflops F] [--profile-step N]
+// Distillation goes through tandem::Distiller with the next batches given, so the teacher's next
+// forward is queued while the student steps (on the host when offloaded); --no-overlap runs each
+// step's teacher forward at its start instead.
 // --profile-step brackets step N (counting the warm-up) with cudaProfilerStart/Stop, for
 // tools/device/kernel-profile.sh; that step runs under the profiler, so leave it out of the timings
 // (N < W) when the figures matter.
@@ -27,6 +30,7 @@
 #include <cuda_profiler_api.h>
 
 #include "tandem/accelerator.hpp"
+#include "tandem/distill.hpp"
 
 namespace {
 
@@ -36,6 +40,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   std::string workload = "gpt2";
   bool offload = false;
+  bool overlap = true;  // distill: the next teacher forward queued while the student steps (Distiller's next)
   int stage = 2;
   int64_t batch = 16, seq = 1024;
   int steps = 20, warmup = 3;
@@ -114,6 +119,7 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--workload") o.workload = value();
     else if (a == "--offload") o.offload = true;
+    else if (a == "--no-overlap") o.overlap = false;
     else if (a == "--stage") o.stage = std::stoi(value());
     else if (a == "--batch") o.batch = std::stoll(value());
     else if (a == "--seq") o.seq = std::stoll(value());
@@ -156,22 +162,28 @@ int main(int argc, char** argv) try {
   }
   Engine& engine = *student.engine();
 
+  std::optional<Distiller> distiller;
+  if (teacher) distiller.emplace(engine, *teacher->engine(), DistillLoss{});
+
   std::mt19937_64 gen(1);
   std::vector<double> step_s, forward_s, backward_s, reduce_s, optimizer_s;
   double last_loss = 0;
+  std::vector<TokenBatch> batches = random_batches(o.batch, o.seq, gen);
   for (int step = 0; step < o.warmup + o.steps; ++step) {
-    const std::vector<TokenBatch> batches = random_batches(o.batch, o.seq, gen);
+    const std::vector<TokenBatch> next = random_batches(o.batch, o.seq, gen);
     if (step == o.profile_step) cudaProfilerStart();
     const auto t0 = Clock::now();
-    std::optional<Logits> teacher_logits;
-    if (teacher) teacher_logits = teacher->engine()->forward(batches, false);
-    engine.forward(batches, true);
-    LossSpec loss{&batches};
-    if (teacher_logits) loss.teacher = &*teacher_logits;
-    const StepReport r = engine.backward(loss);  // returns with the step done (its phases are timed)
+    StepReport r;
+    if (distiller) {  // returns with the step done (its phases are timed)
+      r = distiller->step(batches, {engine.micro_steps()}, o.overlap ? &next : nullptr);
+    } else {
+      engine.forward(batches, true);
+      r = engine.backward(LossSpec{&batches});
+    }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (step == o.profile_step) cudaProfilerStop();
     last_loss = r.loss;
+    batches = next;
     if (step < o.warmup) continue;
     step_s.push_back(seconds);
     forward_s.push_back(r.time.forward);
@@ -186,11 +198,11 @@ int main(int argc, char** argv) try {
   if (distill) flops += tokens * flops_per_token(kTeacher, o.seq, false);
   const double fwd = median(forward_s), bwd = median(backward_s), red = median(reduce_s), opt = median(optimizer_s);
   std::printf(
-      "{\"workload\": \"%s%s\", \"device\": \"%s\", \"stage\": %d, \"batch\": %lld, \"seq\": %lld, \"steps\": %d,\n"
+      "{\"workload\": \"%s%s%s\", \"device\": \"%s\", \"stage\": %d, \"batch\": %lld, \"seq\": %lld, \"steps\": %d,\n"
       " \"step_ms\": %.3f, \"tok_s\": %.0f, \"mem_gb\": %.3f, \"tflops\": %.1f, \"mfu\": %.4f, \"loss\": %.4f,\n"
       " \"phases_ms\": {\"student_forward\": %.3f, \"student_backward_and_loss\": %.3f, \"gradient_reduction\": %.3f, "
       "\"optimizer\": %.3f, \"%s\": %.3f}}\n",
-      o.workload.c_str(), o.offload ? "_offload" : "", accelerator.state().device_description().c_str(), o.stage,
+      o.workload.c_str(), o.offload ? "_offload" : "", distill && !o.overlap ? "_no_overlap" : "", accelerator.state().device_description().c_str(), o.stage,
       static_cast<long long>(o.batch), static_cast<long long>(o.seq), o.steps, step * 1e3, tokens / step,
       static_cast<double>(accelerator.state().gpu_memory_peak()) / 1e9, flops / step * 1e-12,
       flops / step * 1e-12 / o.peak_tflops, last_loss, fwd * 1e3, bwd * 1e3, red * 1e3, opt * 1e3,

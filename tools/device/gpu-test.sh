@@ -77,7 +77,7 @@ for t in "$here"/bin/*; do
   for test in $("$t" --gtest_list_tests | awk '/^[^ ]/ {suite=$1} /^  / && $1 !~ /^DISABLED_/ {print suite $1}'); do
     "$here/bench/watchdog.sh" "$limit" -- "$t" --gtest_color=no --gtest_filter="$test" >"/tmp/gpu-test.$$.log" 2>&1
     rc=$?
-    grep -E '^\[ (measure|timing)|^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]|^watchdog|^(Thread|#)|Failure|error' \
+    grep -E '^\[ (measure|timing)|^\[  (FAILED  |SKIPPED )\] [^ ]+ \(|^watchdog|^(Thread|#)|Failure$|rror' \
       "/tmp/gpu-test.$$.log"
     [ $rc -eq 0 ] && echo "[       OK ] $test" || { echo "[  FAILED  ] $test (exit $rc)"; status=1; }
   done

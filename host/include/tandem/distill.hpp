@@ -76,7 +76,14 @@ class Distiller {
   // belongs to, must equal the student's micro_steps()), runs the teacher's forward without
   // gradients, then the student's forward and backward on the same batches with the KD loss. The
   // student steps on its accumulation boundary, as Engine::backward does.
-  StepReport step(const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps);
+  //
+  // `next`, when given, is the next micro-step's batches: the teacher's forward of them is queued
+  // while the student's optimizer steps (LossSpec::during_step), so that on a GPU with the
+  // optimizer offloaded to the host the teacher computes while the host steps. The next call uses
+  // those logits if its batches' inputs are the same, and runs the teacher again otherwise; the
+  // losses are the same either way.
+  StepReport step(const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps,
+                  const std::vector<TokenBatch>* next = nullptr);
 
   const DistillLoss& loss() const { return loss_; }
   Engine& student() { return student_; }
@@ -86,6 +93,10 @@ class Distiller {
   Engine& student_;
   Engine& teacher_;
   DistillLoss loss_;
+  // The teacher's forward of `next` queued by the last step, and the inputs it was given.
+  std::optional<Logits> prefetched_;
+  std::vector<std::vector<int32_t>> prefetched_inputs_;
+  uint64_t prefetched_forward_ = 0;  // the teacher's forward_count() after it: still current?
 };
 
 // ---- `tandem distill RUN.json` -------------------------------------------------------------------

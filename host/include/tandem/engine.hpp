@@ -87,6 +87,13 @@ struct LossSpec {
   const Logits* teacher = nullptr;
   double alpha = 0.5;
   double temperature = 2.0;
+  // Work for the device while the optimizer steps (a distiller queues the next teacher forward here):
+  // called once from backward's thread, after the gradients and their norm are final and before the
+  // optimizer steps (right after the backward on a micro-step that does not step). On a GPU it is
+  // queued on the same stream before the step and does not delay the step's copies, so an optimizer
+  // offloaded to the host runs while the GPU does it. It must not use this engine (it may use
+  // another: the teacher) and must leave alone the memory the step uses.
+  std::function<void()> during_step;
 };
 
 // Seconds spent in one call by rank 0 (on a GPU: device time between events around each phase;
@@ -132,6 +139,8 @@ class Engine {
   int64_t global_steps() const { return global_steps_; }
   int64_t skipped_steps() const { return skipped_steps_; }
   int64_t micro_steps() const { return micro_steps_; }
+  // Forwards run so far: a forward's Logits are current while this is unchanged.
+  uint64_t forward_count() const { return forwards_; }
   int64_t parameter_count() const;
 
   // One micro-batch per local rank. train keeps activations for backward (a trained engine only).
@@ -176,7 +185,7 @@ class Engine {
   void build(const ModuleRegistry& registry, std::vector<std::shared_ptr<ModuleInstance>> models, uint64_t seed,
              LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm,
              std::shared_ptr<gpu::Device> gpu);
-  void take_step(StepReport& report);
+  void take_step(StepReport& report, const std::function<void()>& during_step);
   // fn(local_rank) on every rank at once, each rank's thread bound to the GPU first (GPU runs).
   void on_ranks(const std::function<void(int32_t)>& fn) const;
   void backward_on_cpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r);
@@ -187,6 +196,7 @@ class Engine {
   bool has_optimizer_ = false;
   int64_t vocab_ = 0, max_sequence_ = 0, hidden_ = 0;
   int64_t global_steps_ = 0, skipped_steps_ = 0, micro_steps_ = 0, taken_steps_ = 0;
+  uint64_t forwards_ = 0;
   bool last_forward_trained_ = false;
   int64_t last_batch_ = 0, last_seq_ = 0;
   std::vector<std::unique_ptr<Rank>> ranks_;

@@ -78,6 +78,11 @@ class Device {
    public:
     virtual ~Memory() = default;
     virtual const tandem_memory_ops* table() const = 0;
+    // The copy fence (tandem/cuda/device_memory.hpp): between the two calls the table's copies wait
+    // for the stream only up to where it was at fence_copies(). Nothing to do where copies are
+    // synchronous or run only when waited for (the stand-in GPU).
+    virtual void fence_copies() {}
+    virtual void lift_copy_fence() {}
   };
   using StreamListener = std::function<void(void* stream)>;
   virtual std::unique_ptr<Memory> memory(StreamListener on_stream_switch) const = 0;

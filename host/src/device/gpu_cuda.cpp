@@ -34,6 +34,8 @@ class CudaDevice final : public Device {
       if (listener) memory_.on_stream_switch([listener](cudaStream_t s) { listener(s); });
     }
     const tandem_memory_ops* table() const override { return memory_.table(); }
+    void fence_copies() override { memory_.fence_copies(); }
+    void lift_copy_fence() override { memory_.lift_copy_fence(); }
 
    private:
     cuda::DeviceMemory memory_;

@@ -19,6 +19,25 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// The ranks' copy fences (gpu::Device::Memory::fence_copies) from construction until lift() or the
+// end of the scope, whichever comes first; nothing when not `on`.
+class CopyFence {
+ public:
+  CopyFence(std::vector<gpu::Device::Memory*> memories, bool on) : memories_(on ? std::move(memories) : decltype(memories_){}) {
+    for (gpu::Device::Memory* m : memories_) m->fence_copies();
+  }
+  ~CopyFence() { lift(); }
+  CopyFence(const CopyFence&) = delete;
+  CopyFence& operator=(const CopyFence&) = delete;
+  void lift() {
+    for (gpu::Device::Memory* m : memories_) m->lift_copy_fence();
+    memories_.clear();
+  }
+
+ private:
+  std::vector<gpu::Device::Memory*> memories_;
+};
+
 tandem_tensor_view host_view(void* data, tandem_dtype dtype, std::initializer_list<int64_t> shape) {
   tandem_tensor_view v{};
   v.struct_size = sizeof v;
@@ -86,6 +105,7 @@ Logits Engine::forward(const std::vector<TokenBatch>& batches, bool train) {
       throw std::invalid_argument(name_ + ": sequence of " + std::to_string(b.seq) + " tokens exceeds the model's " +
                                   std::to_string(max_sequence_));
   }
+  ++forwards_;  // the last forward's logits are overwritten from here on
   Logits out;
   out.batch = first.batch;
   out.seq = first.seq;
@@ -162,7 +182,11 @@ StepReport Engine::backward(const LossSpec& loss) {
   report.loss = report.ce_loss + report.kd_loss;
   report.loss_scale = scaler_.scale();
   report.boundary = micro_steps_ % config_.batch.gradient_accumulation_steps == 0;
-  if (report.boundary) take_step(report);
+  if (report.boundary) {
+    take_step(report, loss.during_step);
+  } else if (loss.during_step) {
+    loss.during_step();
+  }
   report.global_steps = global_steps_;
   const Rank& r0 = *ranks_.front();
   report.time = r0.time;
@@ -273,7 +297,7 @@ void Engine::backward_on_gpu(Rank& rank, const TokenBatch& batch, const LossSpec
   rank.time.optimizer = 0;
 }
 
-void Engine::take_step(StepReport& report) {
+void Engine::take_step(StepReport& report, const std::function<void()>& during_step) {
   // The values the schedule gives this step, read before it, as DeepSpeed's engine does.
   std::vector<tandem_optimizer_hparams> hparams = group_defaults_;
   if (scheduler_ != nullptr) {
@@ -284,9 +308,10 @@ void Engine::take_step(StepReport& report) {
       if (v.second_betas) hparams[g].beta2 = v.second_betas->at(g);
     }
   }
+  // First every rank's gradient norm (which waits for the backward), then the caller's device work
+  // (LossSpec::during_step), then the step: queued after the norm, that work overlaps an offloaded
+  // step on the host instead of waiting for it.
   std::vector<double> norms(ranks_.size(), 0.0);
-  bool stepped = false;
-  const double loss_scale = scaler_.scale();  // the factor the gradients carry
   on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     const auto t0 = Clock::now();
@@ -294,6 +319,17 @@ void Engine::take_step(StepReport& report) {
     sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->grad_norm(rank.stage->handle(), &norm, err); });
     norms[static_cast<size_t>(r)] = norm;
     rank.time.communication += seconds_since(t0);
+  });
+  std::vector<gpu::Device::Memory*> memories;
+  if (gpu_)
+    for (const auto& rank : ranks_) memories.push_back(rank->memory.get());
+  CopyFence fence(std::move(memories), gpu_ && during_step);
+  if (during_step) during_step();
+  bool stepped = false;
+  const double loss_scale = scaler_.scale();  // the factor the gradients carry
+  on_ranks([&](int32_t r) {
+    Rank& rank = *ranks_[static_cast<size_t>(r)];
+    const double norm = norms[static_cast<size_t>(r)];
     const auto t1 = Clock::now();
     if (!std::isfinite(norm)) {
       sdk::call_checked([&](tandem_error* err) { return rank.stage_vt->zero_grads(rank.stage->handle(), err); });
@@ -317,6 +353,7 @@ void Engine::take_step(StepReport& report) {
     rank.time.optimizer = gpu_ && std::isfinite(norm) ? rank.timer->seconds(Rank::kStepBegin, Rank::kStepEnd)
                                                       : seconds_since(t1);
   });
+  fence.lift();
   for (double n : norms)
     if (n != norms.front() && !(std::isnan(n) && std::isnan(norms.front())))
       throw std::runtime_error(name_ + ": ranks computed different gradient norms; the stage is inconsistent");

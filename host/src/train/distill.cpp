@@ -1,6 +1,8 @@
 // One distillation step over every rank, and the lockstep check before it (distill.hpp).
 #include "tandem/distill.hpp"
 
+#include <utility>
+
 namespace tandem {
 
 void check_lockstep(const std::vector<int64_t>& rank_steps, int64_t step, int32_t ranks, std::string_view who) {
@@ -36,12 +38,37 @@ Distiller::Distiller(Engine& student, Engine& teacher, DistillLoss loss)
   if (!(loss.alpha >= 0)) throw std::invalid_argument("distillation: alpha must be >= 0");
 }
 
-StepReport Distiller::step(const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps) {
+namespace {
+
+bool same_inputs(const std::vector<TokenBatch>& batches, const std::vector<std::vector<int32_t>>& inputs) {
+  if (batches.size() != inputs.size()) return false;
+  for (size_t r = 0; r < batches.size(); ++r)
+    if (batches[r].inputs != inputs[r]) return false;
+  return true;
+}
+
+}  // namespace
+
+StepReport Distiller::step(const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps,
+                           const std::vector<TokenBatch>* next) {
   check_lockstep(rank_steps, student_.micro_steps(), student_.world_size(), "teacher forward (" + teacher_.name() + ")");
-  // The teacher's logits stay valid until its next forward, which is the next step's.
-  const Logits teacher_logits = teacher_.forward(batches, false);
+  // The teacher's logits stay valid until its next forward: the next step's, or the one queued in
+  // this step's during_step, after the student's loss has read them.
+  std::optional<Logits> prefetched = std::exchange(prefetched_, std::nullopt);
+  const Logits teacher_logits =
+      prefetched && teacher_.forward_count() == prefetched_forward_ && same_inputs(batches, prefetched_inputs_)
+          ? *prefetched
+          : teacher_.forward(batches, false);
   student_.forward(batches, true);
-  return student_.backward(LossSpec{&batches, &teacher_logits, loss_.alpha, loss_.temperature});
+  LossSpec loss{&batches, &teacher_logits, loss_.alpha, loss_.temperature};
+  if (next != nullptr)
+    loss.during_step = [this, next] {
+      prefetched_inputs_.clear();
+      for (const TokenBatch& b : *next) prefetched_inputs_.push_back(b.inputs);
+      prefetched_ = teacher_.forward(*next, false);
+      prefetched_forward_ = teacher_.forward_count();
+    };
+  return student_.backward(loss);
 }
 
 }  // namespace tandem

@@ -49,6 +49,7 @@ struct DeviceMemory::Impl {
   tandem_memory_ops ops{};
   std::mutex mutex;                    // tickets and their events
   std::deque<cudaEvent_t> events;      // the event of ticket first_ticket + i
+  cudaEvent_t copy_fence = nullptr;    // while set, what copy_async waits for instead of the main stream
   uint64_t first_ticket = 1;
 
   static Impl& self(void* ctx) { return *static_cast<Impl*>(ctx); }
@@ -124,7 +125,10 @@ struct DeviceMemory::Impl {
                                          tandem_error* err) {
     return run(ctx, err, [&](Impl& m) {
       const std::lock_guard<std::mutex> lock(m.mutex);
-      wait_for(m.copy_stream, m.stream);  // what the copy reads is written by then
+      if (m.copy_fence != nullptr && m.stream == m.main)  // the main stream up to the fence
+        check(cudaStreamWaitEvent(m.copy_stream, m.copy_fence, 0), "cudaStreamWaitEvent (copy fence)");
+      else
+        wait_for(m.copy_stream, m.stream);  // what the copy reads is written by then
       cudaEvent_t done = nullptr;
       if (bytes != 0)
         check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, m.copy_stream),
@@ -184,6 +188,23 @@ struct DeviceMemory::Impl {
   }
 };
 
+void DeviceMemory::fence_copies() {
+  Impl& m = *impl_;
+  set_device(m.device);
+  const std::lock_guard<std::mutex> lock(m.mutex);
+  if (m.copy_fence != nullptr) throw std::logic_error("fence_copies: a copy fence is already set (not nested)");
+  check(cudaEventCreateWithFlags(&m.copy_fence, cudaEventDisableTiming), "cudaEventCreate (copy fence)");
+  check(cudaEventRecord(m.copy_fence, m.main), "cudaEventRecord (copy fence)");
+}
+
+void DeviceMemory::lift_copy_fence() {
+  Impl& m = *impl_;
+  set_device(m.device);
+  const std::lock_guard<std::mutex> lock(m.mutex);
+  if (m.copy_fence != nullptr) (void)cudaEventDestroy(m.copy_fence);  // released once the waits are done
+  m.copy_fence = nullptr;
+}
+
 DeviceMemory::DeviceMemory(int device, cudaStream_t stream) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.device = device;
@@ -226,6 +247,7 @@ DeviceMemory::~DeviceMemory() {
   (void)cudaStreamSynchronize(m.copy_stream);
   (void)cudaStreamSynchronize(m.side);
   for (cudaEvent_t e : m.events) (void)cudaEventDestroy(e);
+  if (m.copy_fence != nullptr) (void)cudaEventDestroy(m.copy_fence);
   (void)cudaStreamDestroy(m.copy_stream);
   (void)cudaStreamDestroy(m.side);
 }

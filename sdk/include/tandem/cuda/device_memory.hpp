@@ -38,6 +38,16 @@ class DeviceMemory {
   // host points the rank's communicator at it). Set before the table is handed out.
   void on_stream_switch(std::function<void(cudaStream_t)> listener);
 
+  // The copy fence, for a host that queues other device work while an offloaded step runs on the
+  // host (Engine's during_step: the next teacher forward). fence_copies() marks the main stream where
+  // it is now; until lift_copy_fence(), copy_async waits for the main stream only up to that mark, not
+  // for what is queued after it. Sound only while nothing queued on the main stream after the mark
+  // writes what those copies read or touches what they write: the host's own work between the two
+  // calls uses other memory, and a stage's step copies only what it wrote before the step (the
+  // gradient shard down, host memory up). Not nested.
+  void fence_copies();
+  void lift_copy_fence();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
