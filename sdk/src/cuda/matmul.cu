@@ -19,12 +19,12 @@ namespace tandem::cuda {
 // What cuBLASLt's algorithm choice depends on: the types, transposes, shape, epilogue and how
 // the pointers are aligned (an algorithm chosen for 16-byte aligned operands may refuse others).
 struct AlgoKey {
-  int in_type, out_type, ta, tb, has_bias;
+  int in_type, out_type, ta, tb, epilogue;
   int64_t m, n, k;
-  unsigned alignment_a, alignment_b, alignment_c, alignment_bias;
+  unsigned alignment_a, alignment_b, alignment_c, alignment_bias, alignment_addend, alignment_aux;
   auto tie() const {
-    return std::tie(in_type, out_type, ta, tb, has_bias, m, n, k, alignment_a, alignment_b, alignment_c,
-                    alignment_bias);
+    return std::tie(in_type, out_type, ta, tb, epilogue, m, n, k, alignment_a, alignment_b, alignment_c,
+                    alignment_bias, alignment_addend, alignment_aux);
   }
   bool operator<(const AlgoKey& o) const { return tie() < o.tie(); }
 };
@@ -75,6 +75,16 @@ unsigned alignment(const void* p) {  // the largest power of two up to 256 divid
   return a == 0 ? 256u : static_cast<unsigned>(std::min<uintptr_t>(a & (~a + 1), 256));
 }
 
+// cuBLASLt's epilogue for a bias and a GELU request.
+cublasLtEpilogue_t epilogue_of(bool bias, Epilogue::Gelu gelu) {
+  switch (gelu) {
+    case Epilogue::Gelu::forward: return bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+    case Epilogue::Gelu::backward: return CUBLASLT_EPILOGUE_DGELU;
+    case Epilogue::Gelu::none: break;
+  }
+  return bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+}
+
 std::string shape(int64_t m, int64_t n, int64_t k, Trans ta, Trans tb) {
   return "[" + std::to_string(m) + " x " + std::to_string(k) + "]" + (ta == Trans::yes ? "^T" : "") + " * [" +
          std::to_string(k) + " x " + std::to_string(n) + "]" + (tb == Trans::yes ? "^T" : "");
@@ -99,9 +109,13 @@ namespace {
 // In = bf16 (tensor cores, fp32 accumulation) or float (CUBLAS_COMPUTE_32F: true fp32, no TF32).
 template <class In, class Out>
 void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
-                 cudaStream_t stream, float alpha, float beta, const Out* bias) {
+                 cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& extra) {
   if (m <= 0 || n <= 0 || k <= 0) throw Error("matmul: empty or negative shape " + shape(m, n, k, ta, tb));
   const std::string what = "matmul " + shape(m, n, k, ta, tb);
+  const bool gelu = extra.gelu != Epilogue::Gelu::none;
+  if (gelu && (!extra.gelu_input || n % 8 != 0 || alignment(extra.gelu_input) < 16))
+    throw Error(what + ": a GELU epilogue needs a 16-byte aligned pre-activation buffer and n a multiple of 8");
+  if (extra.gelu == Epilogue::Gelu::backward && bias) throw Error(what + ": the GELU backward epilogue takes no bias");
   Blas::Impl& impl = BlasAccess::impl(blas);
 
   MatmulDesc op;
@@ -110,13 +124,20 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
   const cublasOperation_t op_b = ta == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
   check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a), what);
   check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b), what);
+  const cublasLtEpilogue_t epilogue = epilogue_of(bias != nullptr, extra.gelu);
+  check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
   if (bias) {
-    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
     const cudaDataType_t bias_type = data_type<Out>();
-    check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
     check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
              what);
     check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias), what);
+  }
+  if (gelu) {  // the pre-activation has the output's layout: column-major [n, m], leading dimension n
+    const int64_t aux_ld = n;
+    check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &extra.gelu_input,
+                                            sizeof extra.gelu_input),
+             what);
+    check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld, sizeof aux_ld), what);
   }
 
   // Column-major layouts of our row-major buffers: b is [k, n] (or [n, k] transposed), stored as
@@ -128,8 +149,10 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
   check_lt(cublasLtMatrixLayoutCreate(&lb.d, data_type<In>(), a_rows, a_cols, static_cast<int64_t>(a_rows)), what);
   check_lt(cublasLtMatrixLayoutCreate(&lc.d, data_type<Out>(), n, m, n), what);
 
-  const AlgoKey key{int(data_type<In>()), int(data_type<Out>()), int(ta), int(tb), bias != nullptr,
-                    m, n, k, alignment(a), alignment(b), alignment(c), alignment(bias)};
+  const Out* addend = extra.addend ? static_cast<const Out*>(extra.addend) : c;
+  const AlgoKey key{int(data_type<In>()), int(data_type<Out>()), int(ta), int(tb), int(epilogue),
+                    m, n, k, alignment(a), alignment(b), alignment(c), alignment(bias), alignment(addend),
+                    alignment(extra.gelu_input)};
   cublasLtMatmulAlgo_t algo;
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
@@ -152,7 +175,7 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
       impl.algos.emplace(key, algo);
     }
   }
-  check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, c, lc.d, c, lc.d, &algo,
+  check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, addend, lc.d, c, lc.d, &algo,
                           impl.workspace, impl.workspace_bytes, stream),
            what);
 }
@@ -162,17 +185,27 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
 template <class Out>
 void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
             cudaStream_t stream, float alpha, float beta, const Out* bias) {
-  matmul_impl<bf16, Out>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias);
+  matmul_impl<bf16, Out>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias, Epilogue{});
+}
+
+template <class Out>
+void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
+            cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& epilogue) {
+  matmul_impl<bf16, Out>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias, epilogue);
 }
 
 void matmul(Blas& blas, const float* a, Trans ta, const float* b, Trans tb, float* c, int64_t m, int64_t n, int64_t k,
             cudaStream_t stream, float alpha, float beta, const float* bias) {
-  matmul_impl<float, float>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias);
+  matmul_impl<float, float>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias, Epilogue{});
 }
 
 template void matmul<float>(Blas&, const bf16*, Trans, const bf16*, Trans, float*, int64_t, int64_t, int64_t,
                             cudaStream_t, float, float, const float*);
 template void matmul<bf16>(Blas&, const bf16*, Trans, const bf16*, Trans, bf16*, int64_t, int64_t, int64_t,
                            cudaStream_t, float, float, const bf16*);
+template void matmul<float>(Blas&, const bf16*, Trans, const bf16*, Trans, float*, int64_t, int64_t, int64_t,
+                            cudaStream_t, float, float, const float*, const Epilogue&);
+template void matmul<bf16>(Blas&, const bf16*, Trans, const bf16*, Trans, bf16*, int64_t, int64_t, int64_t,
+                           cudaStream_t, float, float, const bf16*, const Epilogue&);
 
 }  // namespace tandem::cuda

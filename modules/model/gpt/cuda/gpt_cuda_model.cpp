@@ -103,18 +103,32 @@ void GptCudaModel<T>::block_forward(const Layer& a, const T* x_in, const std::ve
   cuda::matmul(blas_, a.ln1, Trans::no, p[kAttnWeight], Trans::no, a.qkv, BT, 3 * C, C, stream_, 1.0f, 0.0f,
                p[kAttnBias]);
   cuda::attention_forward(a.qkv, a.atty, a.lse, B, Tn, C, cfg_.n_head, stream_);
-  // Residual: x_mid = x_in + c_proj(y), the product added onto a copy of x_in (beta = 1).
-  cuda::copy_async(a.x_mid, x_in, static_cast<size_t>(BT * C) * sizeof(T), stream_);
-  cuda::matmul(blas_, a.atty, Trans::no, p[kAttnProjWeight], Trans::no, a.x_mid, BT, C, C, stream_, 1.0f, 1.0f,
-               p[kAttnProjBias]);
+  // Residuals: x_mid = x_in + c_proj(y) and x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid)))). In
+  // inference x_in may be x_out itself (one buffer set): it has been consumed by then.
+  residual_product(a.atty, p[kAttnProjWeight], p[kAttnProjBias], x_in, a.x_mid, C);
   cuda::layernorm_forward(a.x_mid, p[kLn2Weight], p[kLn2Bias], a.ln2, a.ln2_mean, a.ln2_rstd, BT, C, stream_);
-  cuda::matmul(blas_, a.ln2, Trans::no, p[kFcWeight], Trans::no, a.fch, BT, 4 * C, C, stream_, 1.0f, 0.0f,
-               p[kFcBias]);
-  cuda::gelu_forward(a.fch, a.fch_gelu, BT * 4 * C, stream_);
-  // In inference x_in may be x_out itself (one buffer set): it has been consumed by now.
-  cuda::copy_async(a.x_out, a.x_mid, static_cast<size_t>(BT * C) * sizeof(T), stream_);
-  cuda::matmul(blas_, a.fch_gelu, Trans::no, p[kMlpProjWeight], Trans::no, a.x_out, BT, C, 4 * C, stream_, 1.0f,
-               1.0f, p[kMlpProjBias]);
+  if constexpr (kFused) {  // GELU in the product's epilogue, the pre-activation kept for the backward
+    cuda::matmul(blas_, a.ln2, Trans::no, p[kFcWeight], Trans::no, a.fch_gelu, BT, 4 * C, C, stream_, 1.0f, 0.0f,
+                 p[kFcBias], cuda::Epilogue{.gelu = cuda::Epilogue::Gelu::forward, .gelu_input = a.fch});
+  } else {
+    cuda::matmul(blas_, a.ln2, Trans::no, p[kFcWeight], Trans::no, a.fch, BT, 4 * C, C, stream_, 1.0f, 0.0f,
+                 p[kFcBias]);
+    cuda::gelu_forward(a.fch, a.fch_gelu, BT * 4 * C, stream_);
+  }
+  residual_product(a.fch_gelu, p[kMlpProjWeight], p[kMlpProjBias], a.x_mid, a.x_out, 4 * C);
+}
+
+template <class T>
+void GptCudaModel<T>::residual_product(const T* in, const T* weight, const T* bias, const T* residual, T* out,
+                                       int64_t k) {
+  const int64_t BT = B_ * T_, C = cfg_.n_embd;
+  if constexpr (kFused) {  // the residual read as the product's beta term
+    cuda::matmul(blas_, in, Trans::no, weight, Trans::no, out, BT, C, k, stream_, 1.0f, 1.0f, bias,
+                 cuda::Epilogue{.addend = residual});
+  } else {  // the product added onto a copy of the residual (beta = 1)
+    cuda::copy_async(out, residual, static_cast<size_t>(BT * C) * sizeof(T), stream_);
+    cuda::matmul(blas_, in, Trans::no, weight, Trans::no, out, BT, C, k, stream_, 1.0f, 1.0f, bias);
+  }
 }
 
 template <class T>
@@ -177,10 +191,15 @@ void GptCudaModel<T>::block_backward(const Layer& a, const T* x_in, const std::v
   T* dqkv = dqkv_.get();
   // A linear layer y = x W + b (W [in, out]): dx = dy W^T, dW += x^T dy, db += column sums of dy.
   // MLP half: x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid))))
-  cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_);
+  if constexpr (kFused) {  // GELU's derivative applied in the product's epilogue
+    cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_, 1.0f, 0.0f,
+                 static_cast<const T*>(nullptr), cuda::Epilogue{.gelu = cuda::Epilogue::Gelu::backward, .gelu_input = a.fch});
+  } else {
+    cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_);
+    cuda::gelu_backward(a.fch, dfch, BT * 4 * C, stream_);
+  }
   cuda::matmul(blas_, a.fch_gelu, Trans::yes, dx, Trans::no, g[kMlpProjWeight], 4 * C, C, BT, stream_, 1.0f, 1.0f);
   cuda::column_sum_accumulate(dx, g[kMlpProjBias], BT, C, stream_);
-  cuda::gelu_backward(a.fch, dfch, BT * 4 * C, stream_);
   cuda::matmul(blas_, dfch, Trans::no, p[kFcWeight], Trans::yes, dln, BT, C, 4 * C, stream_);
   cuda::matmul(blas_, a.ln2, Trans::yes, dfch, Trans::no, g[kFcWeight], C, 4 * C, BT, stream_, 1.0f, 1.0f);
   cuda::column_sum_accumulate(dfch, g[kFcBias], BT, 4 * C, stream_);

@@ -4,6 +4,8 @@
 // T is the working type of parameters and activations: float (true fp32 everywhere, cuBLASLt
 // without TF32: the precision of the CPU path, for checks against references) or bf16 (tensor-core
 // products with fp32 accumulation, fp32 statistics: mixed precision as DeepSpeed's "bf16" runs it).
+// In bf16 the residual adds and GELU ride in the products' epilogues (cuda::Epilogue); fp32 keeps
+// them as kernels of their own, the plainest form for the checks.
 // Gradients of parameters are always fp32 (they feed fp32 master weights): the views acquire_grads
 // hands out are F32 on the device; the parameter views are T on the device.
 //
@@ -15,6 +17,7 @@
 
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "gpt_config.hpp"
@@ -58,7 +61,10 @@ class GptCudaModel {
   std::vector<float*> grads(const std::vector<compute::TensorView>& views, int layer) const {
     return checked<float>(views, layer, "gradient");  // always fp32: they feed the fp32 master weights
   }
+  static constexpr bool kFused = std::is_same_v<T, cuda::bf16>;  // epilogues in place of kernels (above)
   void block_forward(const Layer& a, const T* x_in, const std::vector<T*>& p);
+  // out [BT, C] = residual + in [BT, k] weight + bias; out is distinct from in and residual.
+  void residual_product(const T* in, const T* weight, const T* bias, const T* residual, T* out, int64_t k);
   void block_backward(const Layer& a, const T* x_in, const std::vector<T*>& p, const std::vector<float*>& g);
 
   // A device buffer that grows on demand (contents not kept).

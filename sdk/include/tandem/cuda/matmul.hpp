@@ -38,6 +38,24 @@ template <class Out>
 void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
             cudaStream_t stream, float alpha = 1.0f, float beta = 0.0f, const Out* bias = nullptr);
 
+// What a product does on its way out besides alpha, beta and the bias, in cuBLASLt's epilogue, so
+// that a linear layer's neighbours cost no pass of their own over its [m, n] output.
+struct Epilogue {
+  // [m, n] of the output's type, read as the beta term instead of c (which is then only written):
+  // a residual added without first copying it into c. Null: c itself, as in the plain call.
+  const void* addend = nullptr;
+  enum class Gelu { none, forward, backward };
+  Gelu gelu = Gelu::none;
+  // [m, n] of the output's type, 16-byte aligned, n a multiple of 8. forward: the pre-activation
+  // (product + bias) is written here and c gets its GELU (tanh approximation); backward: read, and c
+  // gets the product times GELU'(pre-activation) (no bias then).
+  void* gelu_input = nullptr;
+};
+
+template <class Out>
+void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
+            cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& epilogue);
+
 // fp32 operands and output in true fp32 (CUBLAS_COMPUTE_32F, no TF32): the precision of the CPU
 // path, for the fp32 model and its checks against references.
 void matmul(Blas& blas, const float* a, Trans ta, const float* b, Trans tb, float* c, int64_t m, int64_t n, int64_t k,
