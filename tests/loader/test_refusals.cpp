@@ -9,6 +9,7 @@
 #include <fstream>
 #include <vector>
 
+#include "loader/cuda_code.hpp"
 #include "loader_test_support.hpp"
 
 namespace {
@@ -317,3 +318,29 @@ TEST(Refusals, EveryRefusalInOneScanLeavesTheGoodModulesLoaded) {
 }
 
 }  // namespace
+
+// Modules with CUDA code stay loaded (loaded_library.cpp): which files count as such.
+TEST(CudaCode, ACpuModuleCarriesNone) {
+  EXPECT_FALSE(tandem::loader::carries_cuda_code(loader_test::warmup_lr_module()));
+  EXPECT_FALSE(tandem::loader::carries_cuda_code(loader_test::fixture("param_probe")));
+}
+
+TEST(CudaCode, WhatIsNoSharedObjectCarriesNone) {
+  loader_test::TempDir dir;
+  EXPECT_FALSE(tandem::loader::carries_cuda_code(dir.write("text.so", "not an ELF file")));
+  EXPECT_FALSE(tandem::loader::carries_cuda_code(dir.path() / "missing.so"));
+  // An ELF header whose section table lies past the end of the file.
+  std::ifstream in(loader_test::warmup_lr_module(), std::ios::binary);
+  std::string head(64, '\0');
+  in.read(head.data(), 64);
+  EXPECT_FALSE(tandem::loader::carries_cuda_code(dir.write("truncated.so", head)));
+}
+
+TEST(CudaCode, TheGpuGptModuleCarriesSome) {
+  const std::filesystem::path gpt = std::filesystem::path(TANDEM_TEST_MODULE_DIR) / "libtandem-model-gpt.so";
+#if TANDEM_TEST_HAS_CUDA
+  EXPECT_TRUE(tandem::loader::carries_cuda_code(gpt)) << gpt;
+#else
+  GTEST_SKIP() << "built without CUDA: the gpt module has no device code";
+#endif
+}

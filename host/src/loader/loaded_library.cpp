@@ -4,6 +4,9 @@
 #include <system_error>
 #include <type_traits>
 
+#include <dlfcn.h>
+
+#include "loader/cuda_code.hpp"
 #include "loader/elf_check.hpp"
 
 namespace tandem {
@@ -46,6 +49,14 @@ std::shared_ptr<LoadedLibrary> LoadedLibrary::open(const std::filesystem::path& 
     reason = "cannot be loaded: " + readable_load_error(e.what(), std::filesystem::absolute(file));
     return nullptr;
   }
+  // A module with CUDA code stays loaded for the rest of the process: the CUDA runtime registers its
+  // kernels when it loads and does not survive it being unloaded and loaded again (on an H100, the
+  // gpt module loaded for a CPU run, unloaded, then loaded for a GPU run: its first launch hung in
+  // __cudaGetKernel, or failed with cudaErrorInvalidValue). RTLD_NOLOAD | RTLD_NODELETE marks the
+  // loaded object without loading anything; the extra reference is dropped at once.
+  if (loader::carries_cuda_code(file))
+    if (void* pinned = ::dlopen(std::filesystem::absolute(file).c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+      ::dlclose(pinned);
   return loaded;
 }
 

@@ -1,5 +1,6 @@
 // One module file opened with Boost.DLL. Shared (shared_ptr) by the registry entry and every instance
-// made from it: the last owner to let go unloads it (dlclose).
+// made from it: the last owner to let go unloads it (dlclose), except a module with CUDA code, which
+// stays loaded until the process ends (loaded_library.cpp says why).
 #pragma once
 
 #include <boost/dll/shared_library.hpp>
