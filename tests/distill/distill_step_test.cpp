@@ -157,6 +157,44 @@ TEST(DistillStep, StepsPullTheStudentTowardTheTeacherAndLeaveTheTeacherBitwiseUn
   EXPECT_LT(with_kd, 0.8 * cross_entropy_only) << "without the KD term the KL ends at " << cross_entropy_only;
 }
 
+TEST(DistillStep, ThePrefetchedTeacherForwardChangesNoBitAndIsRedoneWhenStale) {
+  // The next batches' teacher forward queued during each step (Distiller::step's `next`) gives the
+  // losses and weights of the plain loop; logits that went stale (another teacher forward came in
+  // between, or the next batches were not the ones announced) are computed again.
+  std::vector<std::vector<TokenBatch>> b;
+  for (uint64_t i = 0; i < 5; ++i) b.push_back(batches(2, 40 + i));
+  enum class Mode { plain, prefetch, interrupted, wrong_guess };
+  auto run = [&](Mode mode, uint64_t* teacher_forwards) {
+    Pair p = prepare_pair();
+    Engine& student = *p.student.engine();
+    Engine& teacher = *p.teacher.engine();
+    Distiller distiller(student, teacher, DistillLoss{2.0, 1.5});
+    std::vector<double> losses;
+    for (size_t i = 0; i < b.size(); ++i) {
+      const std::vector<TokenBatch>* next = i + 1 < b.size() ? &b[i + 1] : nullptr;
+      if (mode == Mode::plain) next = nullptr;
+      if (mode == Mode::wrong_guess && next != nullptr) next = &b[0];
+      const int64_t step = static_cast<int64_t>(i);
+      losses.push_back(distiller.step(b[i], {step, step}, next).loss);
+      if (mode == Mode::interrupted) teacher.forward(b[0], false);  // an evaluation, say
+    }
+    *teacher_forwards = teacher.forward_count();
+    losses.push_back(0);  // then the weights, bit for bit
+    for (const auto& [name, values] : student.parameters())
+      for (float v : values) losses.push_back(v);
+    return losses;
+  };
+  uint64_t forwards = 0;
+  const std::vector<double> plain = run(Mode::plain, &forwards);
+  EXPECT_EQ(forwards, 5u);
+  EXPECT_EQ(run(Mode::prefetch, &forwards), plain);
+  EXPECT_EQ(forwards, 5u) << "each prefetched forward is used";
+  EXPECT_EQ(run(Mode::interrupted, &forwards), plain);
+  EXPECT_EQ(forwards, 5u + 4u + 5u) << "4 prefetches, 5 interruptions, 5 forwards again";
+  EXPECT_EQ(run(Mode::wrong_guess, &forwards), plain);
+  EXPECT_EQ(forwards, 1u + 4u + 4u) << "the first step, 4 wrong guesses, 4 forwards again";
+}
+
 TEST(DistillStep, TheDistillerRefusesMismatchedEngines) {
   Pair p = prepare_pair();
   // Teacher and student swapped: the "teacher" trains and the "student" does not.

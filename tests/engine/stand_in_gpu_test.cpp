@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine_support.hpp"
+#include "tandem/distill.hpp"
 
 namespace tandem::test {
 namespace {
@@ -136,7 +137,8 @@ TEST(StandInGpu, AResumedRunContinuesBitForBit) {
 }
 
 TEST(StandInGpu, DistillationWithAZeroThreeTeacherMatchesTheCpu) {
-  auto run = [](RunDevice device) {
+  // prefetch: through Distiller, the next teacher forward queued while the (offloaded) student steps.
+  auto run = [](RunDevice device, bool prefetch = false) {
     State::reset();
     PluginSet plugins;
     plugins.add("student", DeepSpeedPlugin(load_config_text(config_for(RunSetup{device, 2, true, 1}), "<student>")));
@@ -157,21 +159,33 @@ TEST(StandInGpu, DistillationWithAZeroThreeTeacherMatchesTheCpu) {
     t.model = model_for(device, 6);
     t.micro_batch = 2;
     Prepared teacher = accelerator.prepare(t);
-    std::vector<double> losses;
+    std::vector<std::vector<TokenBatch>> all;
     for (int step = 0; step < 3; ++step)
-      for (int micro = 0; micro < 2; ++micro) {
-        const std::vector<TokenBatch> b = batches(1, step, micro);
+      for (int micro = 0; micro < 2; ++micro) all.push_back(batches(1, step, micro));
+    Distiller distiller(*student.engine(), *teacher.engine(), DistillLoss{0.5, 2.0});
+    std::vector<double> losses;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const std::vector<TokenBatch>& b = all[i];
+      StepReport r;
+      if (prefetch) {
+        r = distiller.step(b, {static_cast<int64_t>(i)}, i + 1 < all.size() ? &all[i + 1] : nullptr);
+      } else {
         const Logits tl = teacher.engine()->forward(b, false);
         EXPECT_EQ(tl.on_gpu(), device == RunDevice::stand_in);
         student.engine()->forward(b, true);
-        const StepReport r = student.engine()->backward(LossSpec{&b, &tl, 0.5, 2.0});
-        losses.push_back(r.ce_loss);
-        losses.push_back(r.kd_loss);
+        r = student.engine()->backward(LossSpec{&b, &tl, 0.5, 2.0});
       }
+      losses.push_back(r.ce_loss);
+      losses.push_back(r.kd_loss);
+    }
+    // Prefetched, each batch's teacher forward ran once.
+    EXPECT_EQ(teacher.engine()->forward_count(), all.size());
     return losses;
   };
   const std::vector<double> cpu = run(RunDevice::cpu);
   EXPECT_EQ(run(RunDevice::stand_in), cpu);
+  EXPECT_EQ(run(RunDevice::stand_in, true), cpu) << "the teacher's forward queued during the offloaded step";
+  EXPECT_EQ(run(RunDevice::cpu, true), cpu);
   EXPECT_GT(cpu[1], 0.0) << "the teacher contributes";
 }
 
