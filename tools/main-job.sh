@@ -24,7 +24,7 @@ if [ -f "$teacher_dir/latest" ] && [ -f "$teacher_dir/$(head -n1 "$teacher_dir/l
   echo "== the teacher: reusing the checkpoint in $teacher_dir (delete it to train it again)"
 else
   echo "== the teacher: tandem train configs/examples/distill_teacher.json"
-  "$tandem" train "$root/configs/examples/distill_teacher.json"
+  "$tandem" train "$root/configs/examples/distill_teacher.json" --overwrite  # over a stale run, if one is there
 fi
 echo
 

@@ -108,7 +108,8 @@ TEST_F(DamagedCheckpoint, KeepCheckpointsBoundsHowManyStay) {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(scratch_ / "kept")) names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"latest", "step-00000003", "step-00000004"}));
+  // .lock: the run's lock on the directory (tandem/train: one run a directory), left naming its last owner.
+  EXPECT_EQ(names, (std::vector<std::string>{".lock", "latest", "step-00000003", "step-00000004"}));
 }
 
 }  // namespace

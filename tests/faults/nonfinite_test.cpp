@@ -35,7 +35,8 @@ TEST_F(NonFinite, TooManySkippedStepsInARowStopTheRunAndKeepThePreviousCheckpoin
       "poisoned.json",
       test::train_run(10, "ck", 1, R"(, "init_from": "poisoned.safetensors", "max_nonfinite_steps": 3)"));
   std::string err;
-  EXPECT_EQ(test::run_tandem({"train", run.string(), "-q"}, scratch_ / "poisoned", &err), 1);
+  // --overwrite: a fresh run in a directory that holds one (the fixture's) must say so.
+  EXPECT_EQ(test::run_tandem({"train", run.string(), "-q", "--overwrite"}, scratch_ / "poisoned", &err), 1);
   for (int step = 1; step <= 3; ++step)
     EXPECT_NE(err.find("warning: step " + std::to_string(step) + ": non-finite gradient norm (inf); the step was "
                        "skipped (" + std::to_string(step) + " in a row; the run stops at 3)"),

@@ -130,6 +130,7 @@ std::filesystem::path resolve_teacher_checkpoint(const DistillRunFile& run);
 struct DistillOptions {
   bool with_teacher = true;  // false: the baseline, the same student trained on cross-entropy alone
   bool resume = false;       // continue from the newest checkpoint in the student's checkpoint_dir
+  bool overwrite = false;    // start over in a checkpoint_dir that holds a run; replace existing metrics
   bool progress = true;
   std::optional<int64_t> stop_after;  // stop after this optimizer step (tests: an interrupted run)
   const StopRequest* stop = nullptr;  // polled at each optimizer step (tandem/train.hpp)

@@ -118,6 +118,7 @@ class NonFiniteError : public std::runtime_error {
 
 struct TrainOptions {
   bool resume = false;        // continue from the newest checkpoint in checkpoint_dir
+  bool overwrite = false;     // start over in a checkpoint_dir that holds a run; replace existing metrics
   bool progress = true;       // a progress bar on a terminal, plain lines otherwise
   std::optional<int64_t> stop_after;  // stop after this optimizer step (tests: an interrupted run)
   const StopRequest* stop = nullptr;  // polled at each optimizer step; requested: checkpoint and return

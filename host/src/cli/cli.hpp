@@ -57,6 +57,7 @@ RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::stri
 // --resume, --quiet, --stop-after N: the flags of `tandem train` and `tandem distill`.
 struct RunFlags {
   bool resume = false;
+  bool overwrite = false;
   bool progress = true;
   std::optional<int64_t> stop_after;
   std::vector<std::filesystem::path> module_path;  // --module-path DIR, repeatable

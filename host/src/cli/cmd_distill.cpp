@@ -20,7 +20,7 @@ int run_distill(const Args& args) {
   const SignalWatcher watcher(stop);
 
   constexpr const char* kUsage =
-      "usage: tandem distill RUN.json [--baseline] [--resume] [--quiet] [--stop-after N] [--module-path DIR]...\n"
+      "usage: tandem distill RUN.json [--baseline] [--resume | --overwrite] [--quiet] [--stop-after N] [--module-path DIR]...\n"
       "Trains the run file's student on cross-entropy plus alpha * T^2 * KL(teacher_T || student_T), the\n"
       "teacher loaded from a `tandem train` checkpoint and run without gradients, each model under its own\n"
       "DeepSpeed config. --baseline (or \"baseline\": true) then trains the same student the same steps\n"
@@ -40,6 +40,7 @@ int run_distill(const Args& args) {
   const RunFlags flags = read_run_flags(vm);
   DistillOptions opts;
   opts.resume = flags.resume;
+  opts.overwrite = flags.overwrite;
   opts.progress = flags.progress;
   opts.stop_after = flags.stop_after;
   opts.stop = &stop;

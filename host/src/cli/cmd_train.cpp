@@ -30,7 +30,7 @@ int run_train(const Args& args) {
   const SignalWatcher watcher(stop);
 
   constexpr const char* kUsage =
-      "usage: tandem train RUN.json [--resume] [--quiet] [--stop-after N] [--module-path DIR]...\n"
+      "usage: tandem train RUN.json [--resume | --overwrite] [--quiet] [--stop-after N] [--module-path DIR]...\n"
       "Trains the run file's model on its data under its DeepSpeed config, with thread-ranks; a run file\n"
       "with \"models\" trains several disjoint models side by side. The run file's keys: docs/run-files.md.";
   std::string file;
@@ -45,6 +45,7 @@ int run_train(const Args& args) {
   const RunFlags flags = read_run_flags(vm);
   TrainOptions opts;
   opts.resume = flags.resume;
+  opts.overwrite = flags.overwrite;
   opts.progress = flags.progress;
   opts.stop_after = flags.stop_after;
   opts.stop = &stop;

@@ -60,6 +60,7 @@ RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::stri
 
 void add_run_flag_options(po::options_description& options) {
   options.add_options()("resume", "continue from the newest checkpoint in checkpoint_dir")(
+      "overwrite", "start over in a checkpoint_dir that holds a run, and replace an existing metrics file")(
       "quiet,q", "no progress on stderr")("stop-after", po::value<int64_t>(),
                                            "stop (with a checkpoint) after this optimizer step")(
       "module-path", po::value<std::vector<std::string>>()->composing(),
@@ -69,8 +70,13 @@ void add_run_flag_options(po::options_description& options) {
 RunFlags read_run_flags(const po::variables_map& vm) {
   RunFlags flags;
   flags.resume = vm.count("resume") > 0;
+  flags.overwrite = vm.count("overwrite") > 0;
+  if (flags.resume && flags.overwrite) throw UsageError("--resume and --overwrite exclude each other");
   flags.progress = vm.count("quiet") == 0;
-  if (vm.count("stop-after")) flags.stop_after = vm["stop-after"].as<int64_t>();
+  if (vm.count("stop-after")) {
+    flags.stop_after = vm["stop-after"].as<int64_t>();
+    if (*flags.stop_after < 1) throw UsageError("--stop-after must be an optimizer step, at least 1");
+  }
   if (vm.count("module-path")) flags.module_path = to_paths(vm["module-path"].as<std::vector<std::string>>());
   return flags;
 }

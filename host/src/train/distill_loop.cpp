@@ -81,6 +81,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
 
   TrainOptions loop_options;
   loop_options.resume = options.resume;
+  loop_options.overwrite = options.overwrite;
   loop_options.progress = options.progress;
   loop_options.stop_after = options.stop_after;
   loop_options.stop = options.stop;

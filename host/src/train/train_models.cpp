@@ -9,6 +9,7 @@
 
 #include "tandem/accelerator.hpp"
 #include "train/checkpoint_dir.hpp"
+#include "train/run_outputs.hpp"
 #include "train/progress.hpp"
 #include "train/run_file_reader.hpp"
 #include "train/train_support.hpp"
@@ -124,6 +125,11 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
 
   // Resume: every model from its newest whole checkpoint of one step. They are written at the same
   // steps; if the newest of one is damaged (or missing), all go back to the newest step whole for all.
+  if (options.stop_after && *options.stop_after < 1)
+    throw std::invalid_argument(run.source + ": stop_after must be an optimizer step, at least 1");
+  RunOutputPaths paths{shared.checkpoint_dir, {}, shared.metrics};
+  for (const ModelRun& m : run.models) paths.checkpoint_dirs.push_back(m.run.checkpoint_dir);
+  const RunOutputs claimed(paths, options.resume, options.overwrite, run.source);
   std::vector<CheckpointDir> checkpoints;
   for (const ModelRun& m : run.models) checkpoints.emplace_back(m.run.checkpoint_dir, shared.keep_checkpoints);
   std::vector<std::filesystem::path> resumed_from(checkpoints.size());  // each model's, when resumed
@@ -210,6 +216,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
             metrics_record(step, reports[i], static_cast<double>(tokens_per_step) / step_seconds[i], val_loss);
         record.set("model", json::Value::string(summaries[i].name));
         metrics << json::to_string(record) << "\n" << std::flush;
+        if (!metrics) throw_metrics_write_error(shared.metrics);
       }
       s.final_loss = reports[i].loss;
       if (val_loss) s.val_loss = *val_loss;

@@ -1,7 +1,9 @@
 // Pieces shared by the training loops of `tandem train` and `tandem distill` (train_support.hpp).
 #include "train/train_support.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -65,6 +67,13 @@ double unigram_entropy(const std::vector<uint16_t>& ids, uint64_t count) {
       h -= p * std::log(p);
     }
   return h;
+}
+
+void throw_metrics_write_error(const std::filesystem::path& metrics) {
+  const int why = errno;
+  throw CheckpointWriteError("cannot write metrics to " + metrics.string() + ": " +
+                             (why != 0 ? std::strerror(why) : "the write failed") +
+                             "; the checkpoints written so far are intact");
 }
 
 std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders) {

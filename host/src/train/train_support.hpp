@@ -46,6 +46,10 @@ std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::
 json::Value metric_number(double v);
 
 // One metrics line's fields: step, loss, lr, grad_norm, tokens_per_s, skipped, time_s, val_loss.
+// A metrics line that could not be written (a full disk): CheckpointWriteError, which ends the run as a
+// checkpoint that cannot be written does (exit 3), with the OS's reason.
+[[noreturn]] void throw_metrics_write_error(const std::filesystem::path& metrics);
+
 json::Value metrics_record(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val);
 
 // Counts optimizer steps skipped in a row for non-finite gradients (fp16 loss-scaler overflows, which

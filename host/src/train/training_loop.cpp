@@ -6,6 +6,7 @@
 
 #include "train/checkpoint_dir.hpp"
 #include "train/progress.hpp"
+#include "train/run_outputs.hpp"
 #include "train/train_support.hpp"
 
 namespace tandem {
@@ -27,6 +28,10 @@ std::vector<int64_t> loader_steps(const std::vector<data::DataLoader>& loaders) 
 LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<data::DataLoader>& loaders,
                              const TrainOptions& options, const LoopOutputs& outputs, const MicroStep& micro_step) {
   LoopResult result;
+  if (options.stop_after && *options.stop_after < 1)
+    throw std::invalid_argument(run.source + ": stop_after must be an optimizer step, at least 1");
+  const RunOutputs claimed({outputs.checkpoint_dir, {outputs.checkpoint_dir}, outputs.metrics}, options.resume,
+                           options.overwrite, run.source);
   CheckpointDir checkpoints(outputs.checkpoint_dir, run.keep_checkpoints);
   if (options.resume) {
     if (outputs.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
@@ -78,6 +83,7 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
       record.set("ce_loss", metric_number(report.ce_loss));
       record.set("kd_loss", metric_number(report.kd_loss));
       metrics << json::to_string(record) << "\n" << std::flush;
+      if (!metrics) throw_metrics_write_error(outputs.metrics);
     }
     progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
     summary.final_loss = report.loss;
