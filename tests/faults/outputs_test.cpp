@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -128,6 +129,82 @@ TEST_F(Outputs, MetricsThatCannotBeWrittenEndTheRunAsADiskErrorDoes) {
   EXPECT_NE(err.find("cannot write metrics to " + (scratch_ / "ck-metrics.jsonl").string() + ": File too large"),
             std::string::npos)
       << err;
+}
+
+TEST_F(Outputs, ACpuRunUnderALauncherIsRefusedBeforeItWritesAnything) {
+  const auto run = scratch_.write("run.json", test::train_run(2, "ck"));
+  std::string err;
+  // tandem launch's two processes: each refuses (the launcher names the failed rank and ends the run).
+  EXPECT_NE(run_tandem({"launch", "--nproc-per-node", "2", "--grace-seconds", "5", "--", TANDEM_CLI, "train",
+                        run.string(), "-q"},
+                       scratch_ / "launch", &err),
+            0);
+  EXPECT_NE(err.find("but this is a CPU run: its 2 ranks are threads of one process"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "ck"));
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "ck-metrics.jsonl"));
+  // mpirun's variables, as one process would see them; distill too.
+  const auto as_rank_1_of_3 = [] {
+    ::setenv("OMPI_COMM_WORLD_RANK", "1", 1);
+    ::setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+    ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  };
+  EXPECT_EQ(run_tandem({"train", run.string(), "-q"}, scratch_ / "mpi", &err, as_rank_1_of_3), 2);
+  EXPECT_NE(err.find("started as rank 1 of 3 processes (OMPI_COMM_WORLD_RANK"), std::string::npos) << err;
+  const auto distill = scratch_.write("distill.json", test::distill_run(2, "dk"));
+  EXPECT_EQ(run_tandem({"distill", distill.string(), "-q"}, scratch_ / "mpi-distill", &err, as_rank_1_of_3), 2);
+  EXPECT_NE(err.find("but this is a CPU run"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(scratch_ / "ck"));
+  // One process of one: runs.
+  EXPECT_EQ(run_tandem({"train", run.string(), "-q"}, scratch_ / "alone", &err,
+                       [] {
+                         ::setenv("WORLD_SIZE", "1", 1);
+                         ::setenv("RANK", "0", 1);
+                       }),
+            0)
+      << err;
+}
+
+TEST_F(Outputs, ConsolidateWritesOnlyANewOrRegularFileItMayReplace) {
+  const auto run = scratch_.write("run.json", test::train_run(2, "ck"));
+  ASSERT_EQ(run_tandem({"train", run.string(), "-q"}, scratch_ / "train"), 0);
+  const std::string ck = (scratch_ / "ck").string();
+  const std::string unrelated = "a user's file, not tandem's\n";
+  const auto out = scratch_.write("model.safetensors", unrelated);
+  std::string err;
+  EXPECT_EQ(run_tandem({"checkpoint", "consolidate", ck, out.string()}, scratch_ / "existing", &err), 2);
+  EXPECT_NE(err.find("OUT " + out.string() + " already exists: --overwrite replaces it"), std::string::npos) << err;
+  EXPECT_EQ(read_text(out), unrelated);
+
+  // Not a regular file: refused even with --overwrite, and left as it is (a FIFO must not block us).
+  std::filesystem::create_symlink(out, scratch_ / "a-link");
+  ASSERT_EQ(::mkfifo((scratch_ / "a-fifo").c_str(), 0644), 0);
+  std::filesystem::create_directory(scratch_ / "a-dir");
+  for (const auto& [target, kind] : std::vector<std::pair<std::string, std::string>>{
+           {(scratch_ / "a-link").string(), "a symbolic link"}, {(scratch_ / "a-fifo").string(), "a FIFO"},
+           {(scratch_ / "a-dir").string(), "a directory"}}) {
+    EXPECT_EQ(run_tandem({"checkpoint", "consolidate", ck, target, "--overwrite"}, scratch_ / "irregular", &err), 2);
+    EXPECT_NE(err.find("OUT " + target + " is " + kind), std::string::npos) << err;
+  }
+  EXPECT_TRUE(std::filesystem::is_symlink(scratch_ / "a-link"));
+  EXPECT_TRUE(std::filesystem::is_fifo(scratch_ / "a-fifo"));
+  EXPECT_EQ(read_text(out), unrelated);
+
+  // One of the checkpoint's own files: refused even with --overwrite.
+  const std::string own = (scratch_ / "ck/step-00000002/model.safetensors").string();
+  const std::string weights = read_text(own);
+  EXPECT_EQ(run_tandem({"checkpoint", "consolidate", ck, own, "--overwrite"}, scratch_ / "inside", &err), 2);
+  EXPECT_NE(err.find("is a file of the checkpoint"), std::string::npos) << err;
+  EXPECT_EQ(read_text(own), weights);
+
+  // Asked for, a regular file is replaced; a new path needs no flag.
+  EXPECT_EQ(run_tandem({"checkpoint", "consolidate", ck, out.string(), "--overwrite"}, scratch_ / "over", &err), 0)
+      << err;
+  EXPECT_NE(read_text(out), unrelated);
+  EXPECT_EQ(run_tandem({"checkpoint", "consolidate", ck, (scratch_ / "new.safetensors").string()},
+                       scratch_ / "new", &err),
+            0)
+      << err;
+  EXPECT_EQ(read_text(scratch_ / "new.safetensors"), read_text(out));
 }
 
 }  // namespace

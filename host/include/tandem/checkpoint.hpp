@@ -32,7 +32,10 @@ struct ConsolidateReport {
 };
 
 // Writes `out` (atomically) with every parameter in fp32 under its Hugging Face name. `dir` may
-// also be a checkpoint_dir with a `latest` pointer. Throws CheckpointError.
-ConsolidateReport consolidate_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out);
+// also be a checkpoint_dir with a `latest` pointer. Throws CheckpointError, and std::invalid_argument
+// when `out` is not a regular file, is one of the checkpoint's own files, or exists and `overwrite`
+// is false (before anything is written).
+ConsolidateReport consolidate_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out,
+                                         bool overwrite = false);
 
 }  // namespace tandem

@@ -1,7 +1,9 @@
 // Consolidating an engine checkpoint into one fp32 model (checkpoint.hpp).
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
+#include "io/output_path.hpp"
 #include "tandem/checkpoint.hpp"
 #include "tandem/checkpoint_manifest.hpp"
 #include "tandem/json.hpp"
@@ -168,13 +170,28 @@ ConsolidateReport consolidate(const std::filesystem::path& dir, const std::files
   return report;
 }
 
+// Whether `path` (which need not exist) names something under `dir`, after resolving both.
+bool inside(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
+  const std::filesystem::path d = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) return false;
+  const auto [d_end, p_at] = std::mismatch(d.begin(), d.end(), p.begin(), p.end());
+  return d_end == d.end();
+}
+
 }  // namespace
 
-ConsolidateReport consolidate_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out) {
+ConsolidateReport consolidate_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out,
+                                         bool overwrite) {
+  io::check_output_path(out, overwrite, "OUT", "--overwrite");
   std::filesystem::path checkpoint = dir;
   try {
     if (!std::filesystem::exists(dir / "engine.json") && std::filesystem::exists(dir / "latest"))
       checkpoint = CheckpointDir(dir).latest(std::cerr).value_or(dir);
+    if (std::filesystem::exists(out) && inside(out, checkpoint))  // even with --overwrite: it is the checkpoint's
+      throw std::invalid_argument("OUT " + out.string() + " is a file of the checkpoint " + checkpoint.string() +
+                                  " itself; write the consolidated model somewhere else (nothing was written)");
     if (!std::filesystem::exists(checkpoint / "engine.json"))
       throw CheckpointError(dir.string() + ": not an engine checkpoint (no engine.json, and no `latest` pointer)");
     if (std::filesystem::exists(checkpoint / kCheckpointManifestFile)) verify_checkpoint(checkpoint);

@@ -3,6 +3,7 @@
 // evaluation, metrics, progress and checkpoints as `tandem train` has them (training_loop.hpp).
 #include "tandem/accelerator.hpp"
 #include "tandem/distill.hpp"
+#include "train/run_outputs.hpp"
 #include "train/train_support.hpp"
 #include "train/training_loop.hpp"
 
@@ -23,6 +24,7 @@ std::filesystem::path baseline_path(const std::filesystem::path& p, bool keep_ex
 DistillSummary distill(const DistillRunFile& run, const DistillOptions& options) {
   const RunFile& r = run.student;
   // Bad input is reported before any model is built (which can take a while).
+  refuse_cpu_run_of_several_processes(r.device, r.ranks, r.source);
   if (r.data != "kjv" && !std::filesystem::exists(r.data))
     throw data::DataError(r.data.string(), "no such file (the run file's data.path)");
   std::filesystem::path teacher_checkpoint;

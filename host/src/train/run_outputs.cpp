@@ -11,6 +11,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "io/output_path.hpp"
+#include "runtime/launch_env.hpp"
 #include "tandem/train.hpp"
 #include "train/checkpoint_dir.hpp"
 
@@ -21,18 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string os_reason() { return std::strerror(errno); }
-
-const char* kind_of(fs::file_type type) {
-  switch (type) {
-    case fs::file_type::directory: return "a directory";
-    case fs::file_type::symlink: return "a symbolic link";
-    case fs::file_type::block: return "a block device";
-    case fs::file_type::character: return "a character device";
-    case fs::file_type::fifo: return "a FIFO";
-    case fs::file_type::socket: return "a socket";
-    default: return "not a regular file";
-  }
-}
 
 // The newest step a directory's checkpoints name, or -1 when it holds none (absent, or empty of them).
 int64_t newest_step(const fs::path& dir) {
@@ -45,29 +35,39 @@ int64_t newest_step(const fs::path& dir) {
 }
 
 void check_metrics(const fs::path& metrics, bool resume, bool overwrite, const std::string& source) {
-  std::error_code ec;
-  const fs::file_status status = fs::symlink_status(metrics, ec);
-  if (!fs::exists(status)) return;
-  if (status.type() != fs::file_type::regular)
-    throw std::invalid_argument(source + ": metrics " + metrics.string() + " is " + kind_of(status.type()) +
-                                "; metrics go to a regular file (or a path that does not exist yet)");
-  if (!resume && !overwrite)
-    throw std::invalid_argument(source + ": metrics " + metrics.string() +
-                                " already exists: --resume continues its run, --overwrite replaces it, or name "
-                                "another \"metrics\" file");
+  // A resumed run appends to (and first truncates) the metrics its own run wrote.
+  io::check_output_path(metrics, resume || overwrite, source + ": metrics",
+                        "--resume continues its run, --overwrite");
 }
 
 }  // namespace
+
+void refuse_cpu_run_of_several_processes(RunDevice device, int64_t ranks, const std::string& source) {
+  if (device == RunDevice::cuda) return;
+  LaunchEnv env;
+  try {
+    env = read_launch_env();
+  } catch (const std::invalid_argument&) {
+    return;  // variables that do not make a world: a CPU run does not use them
+  }
+  if (env.world_size <= 1) return;
+  throw std::invalid_argument(source + ": started as rank " + std::to_string(env.rank) + " of " +
+                              std::to_string(env.world_size) + " processes (" +
+                              (env.rank_from.empty() ? std::string("WORLD_SIZE") : env.rank_from) +
+                              " and its kin are set), but this is a CPU run: its " + std::to_string(ranks) +
+                              " ranks are threads of one process (\"ranks\"), and several processes would each "
+                              "train it and write the same checkpoint_dir and metrics. Run it without `tandem "
+                              "launch` (raise \"ranks\" for more thread-ranks), or set \"device\": \"cuda\"");
+}
 
 RunOutputs::RunOutputs(const RunOutputPaths& paths, bool resume, bool overwrite, const std::string& source) {
   if (!paths.metrics.empty()) check_metrics(paths.metrics, resume, overwrite, source);
   if (paths.lock_dir.empty()) return;
   const fs::path& dir = paths.lock_dir;
   std::error_code ec;
-  const fs::file_status status = fs::symlink_status(dir, ec);
-  if (fs::exists(status) && status.type() != fs::file_type::directory && !fs::is_directory(dir, ec))
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))  // a symlink to a directory is one
     throw CheckpointWriteError(source + ": cannot use checkpoint_dir " + dir.string() + ": it is " +
-                               kind_of(status.type()) + ", not a directory");
+                               io::irregular_kind(dir).value_or("a regular file") + ", not a directory");
   fs::create_directories(dir, ec);
   if (ec) throw CheckpointWriteError(source + ": cannot use checkpoint_dir " + dir.string() + ": " + ec.message());
 

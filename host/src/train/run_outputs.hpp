@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tandem/train.hpp"
+
 namespace tandem {
 
 struct RunOutputPaths {
@@ -20,6 +22,12 @@ struct RunOutputPaths {
   std::vector<std::filesystem::path> checkpoint_dirs; // where its checkpoints go (each model's, for several)
   std::filesystem::path metrics;                     // empty: none
 };
+
+// A CPU run's ranks are threads of one process, and its checkpoints are written by that process alone:
+// started by a launcher (tandem launch, torchrun, mpirun, srun) as one of several processes, each
+// would train the same run and write the same checkpoint_dir and metrics. Throws std::invalid_argument
+// (exit 2) naming the launcher's variables then; a GPU run (one rank a process) passes.
+void refuse_cpu_run_of_several_processes(RunDevice device, int64_t ranks, const std::string& source);
 
 class RunOutputs {
  public:

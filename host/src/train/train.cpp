@@ -4,6 +4,7 @@
 
 #include "tandem/accelerator.hpp"
 #include "tandem/data.hpp"
+#include "train/run_outputs.hpp"
 #include "train/training_loop.hpp"
 #include "train/train_support.hpp"
 
@@ -15,6 +16,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
     throw data::DataError(run.data.string(), "no such file (the run file's data.path)");
 
   // The engine, prepared as Accelerate would: one plugin, the data's batch size, the run's facts.
+  refuse_cpu_run_of_several_processes(run.device, run.ranks, run.source);
   State::reset();
   PluginSet plugins;
   plugins.add("train", DeepSpeedPlugin(load_deepspeed(run.deepspeed, run.deepspeed_source)));

@@ -9,9 +9,9 @@
 
 #include "tandem/accelerator.hpp"
 #include "train/checkpoint_dir.hpp"
-#include "train/run_outputs.hpp"
 #include "train/progress.hpp"
 #include "train/run_file_reader.hpp"
+#include "train/run_outputs.hpp"
 #include "train/train_support.hpp"
 
 namespace tandem {
@@ -72,6 +72,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
 
   // The seed's second scenario: the first Accelerator holds every plugin, each other one is made
   // with no arguments and shares them; each selects its model's plugin and prepares it.
+  refuse_cpu_run_of_several_processes(shared.device, shared.ranks, run.source);
   State::reset();
   PluginSet plugins;
   for (const ModelRun& m : run.models)
