@@ -8,11 +8,15 @@ tandem=$1 work=$2/config_check_cli
 rm -rf "$work" && mkdir -p "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# refused NAME FRAGMENT: `tandem config check NAME.json` exits 2 and says FRAGMENT on stderr.
+# refused NAME FRAGMENT: `tandem config check NAME.json` exits 2 and says FRAGMENT on stderr, and
+# so does `tandem config explain NAME.json` (it must not explain a config that check refuses).
 refused() {
-  set +e; "$tandem" config check "$work/$1.json" > "$work/$1.out" 2> "$work/$1.err"; local rc=$?; set -e
-  [ $rc -eq 2 ] || { cat "$work/$1.out" "$work/$1.err"; fail "$1: exit $rc, want 2"; }
-  grep -qF -- "$2" "$work/$1.err" || { cat "$work/$1.err"; fail "$1: no '$2'"; }
+  local command
+  for command in check explain; do
+    set +e; "$tandem" config $command "$work/$1.json" > "$work/$1.out" 2> "$work/$1.err"; local rc=$?; set -e
+    [ $rc -eq 2 ] || { cat "$work/$1.out" "$work/$1.err"; fail "$1: config $command: exit $rc, want 2"; }
+    grep -qF -- "$2" "$work/$1.err" || { cat "$work/$1.err"; fail "$1: config $command: no '$2'"; }
+  done
 }
 
 cat > "$work/good.json" <<'JSON'
@@ -53,6 +57,26 @@ cat > "$work/stage_name.json" <<'JSON'
 JSON
 refused stage_name "stage_name.json:2:13: tandem.stage_module: no stage module named 'zero9'"
 grep -qF "zero0, zero1, zero2, zero3" "$work/stage_name.err" || { cat "$work/stage_name.err"; fail "the stage modules are not listed"; }
+
+cat > "$work/bad_type.json" <<'JSON'
+{"optimizer": {"type": "AdamWW", "params": {"lr": 0.001}}}
+JSON
+refused bad_type "bad_type.json:1:16: optimizer.type: no optimizer module named 'AdamWW'"
+
+cat > "$work/betas.json" <<'JSON'
+{"optimizer": {"type": "AdamW", "params": {"lr": 0.001, "betas": [0.9, 1.5]}}}
+JSON
+refused betas "optimizer.params.betas[1]: out of range: 1.5 is above the maximum 1"
+
+cat > "$work/path_type.json" <<'JSON'
+{"optimizer": {"type": "../elsewhere/libtandem-optimizer-adamw.so", "params": {"lr": 0.001}}}
+JSON
+refused path_type "optimizer.type: '../elsewhere/libtandem-optimizer-adamw.so' is a path: the type is a module's name"
+
+# A NaN learning rate cannot be written in JSON; given as a run's fact it is refused as well.
+set +e; "$tandem" config explain "$work/good.json" --lr nan > "$work/nan.out" 2> "$work/nan.err"; rc=$?; set -e
+[ $rc -eq 2 ] || { cat "$work/nan.out" "$work/nan.err"; fail "--lr nan: exit $rc, want 2"; }
+grep -qF "lr must be a finite number" "$work/nan.err" || { cat "$work/nan.err"; fail "--lr nan: no reason"; }
 
 rm -rf "$work"
 echo PASS

@@ -54,6 +54,11 @@ void check_modules(const DeepSpeedConfig& config, const ModuleRegistry& registry
     if (block == nullptr) continue;
     const json::Value* type = block->is_object() ? block->find("type") : block;  // a stage module may be a name
     if (type == nullptr || !type->is_string()) continue;
+    if (type->as_string().find('/') != std::string::npos)  // modules are found by name on the search path only
+      throw ConfigError(config.source(), type->position(), type->path(),
+                        "'" + type->as_string() + "' is a path: the type is a module's name (put the " +
+                            std::string(kind_name(b.kind)) + " module's file in a --module-path directory and "
+                            "give its name)");
     const ModuleInfo* module = nullptr;
     try {
       module = &registry.get(b.kind, type->as_string());
@@ -139,8 +144,14 @@ int explain(const Args& args) {
   if (format != "text" && format != "json") throw UsageError("--format must be text or json, not '" + format + "'");
 
   const RunFacts facts = read_run_facts(vm, dirs);
+  DeepSpeedConfig config = load_config_file(file);
+  {  // what `config check` refuses, explain refuses too: it must not explain a config no run accepts
+    ModuleRegistry registry;
+    registry.scan(ModuleRegistry::default_search_path(to_paths(dirs)));
+    check_modules(config, registry);
+  }
   PluginSet plugins;
-  plugins.add("explained", DeepSpeedPlugin(load_config_file(file)));
+  plugins.add("explained", DeepSpeedPlugin(std::move(config)));
   State::reset();
   Accelerator accelerator(std::move(plugins), facts.accelerator);
   const Prepared prepared = accelerator.prepare(facts.prepare);
