@@ -140,7 +140,8 @@ struct DistillOptions {
 struct DistillSummary {
   TrainSummary student;         // steps, losses, validation loss, tokens/s, last checkpoint
   double kd_loss = 0;           // the last micro-step's distillation term (0 for the baseline)
-  double teacher_val_loss = 0;  // the teacher on the same validation batches (0 for the baseline)
+  std::optional<double> teacher_val_loss;  // the teacher on the same validation batches (none for the baseline,
+                                          // and without validation batches)
   bool with_teacher = true;
 };
 

@@ -147,7 +147,8 @@ class Engine {
   Logits forward(const std::vector<TokenBatch>& batches, bool train = true);
   // Differentiates the loss of the last training forward, and steps on the accumulation boundary.
   StepReport backward(const LossSpec& loss);
-  // Mean cross-entropy over the batches (forward only; no state changes).
+  // Mean cross-entropy over the batches (forward only; no state changes). Throws std::invalid_argument
+  // for no batches.
   double evaluate(const std::vector<std::vector<TokenBatch>>& batches);
   // Local rank r's logits of a forward as host fp32 [batch, seq, vocab]: a copy on the CPU, a copy
   // from the GPU (widened from bf16) on a GPU. Waits for the forward to finish.

@@ -128,8 +128,9 @@ struct TrainOptions {
 struct TrainSummary {
   int64_t steps = 0;                 // optimizer steps done, resumed ones included
   int64_t skipped_steps = 0;         // of those, skipped (fp16 overflow, non-finite gradients)
-  double final_loss = 0;             // the last micro-step's training loss
-  double val_loss = 0;               // at the end
+  std::optional<double> final_loss;  // the last micro-step's training loss; none when no step ran here
+  std::optional<double> val_loss;    // at the end; none without validation batches (val_fraction 0)
+  bool already_finished = false;     // resumed a run that had done all its steps: nothing was trained
   double unigram_baseline = 0;       // entropy of the training tokens' unigram distribution (nats)
   double tokens_per_second = 0;
   std::filesystem::path last_checkpoint;

@@ -65,6 +65,8 @@ struct RunFlags {
 void add_run_flag_options(po::options_description& options);
 RunFlags read_run_flags(const po::variables_map& vm);
 // "trained N steps: train loss X, validation loss Y (unigram baseline Z), T tokens/s; checkpoint C"
+// A loss as printed, or `none` when there is none (no step ran, no validation data).
+std::string loss_text(const std::optional<double>& loss, const char* none);
 void print_training_summary(std::ostream& out, const TrainSummary& s);
 
 // Parses `args` against `options` (with `positional`), handling --help: returns false when help was

@@ -71,12 +71,22 @@ int distill_and_compare(const DistillRunFile& run, const DistillOptions& opts, b
   const bool baseline = run.baseline || baseline_flag;
   if (baseline && opts.progress) std::cerr << "the student with the teacher:\n";
   const DistillSummary with = distill(run, opts);
-  std::cout << "distilled " << with.student.steps << " steps: train loss " << with.student.final_loss
-            << " (KD term " << with.kd_loss << "), validation loss " << with.student.val_loss << "; teacher "
-            << with.teacher_val_loss << "; unigram baseline " << with.student.unigram_baseline << "; "
-            << static_cast<int64_t>(with.student.tokens_per_second) << " tokens/s";
-  if (!with.student.last_checkpoint.empty()) std::cout << "; checkpoint " << with.student.last_checkpoint.string();
-  std::cout << std::endl;  // before the baseline's progress on stderr
+  constexpr const char* kNoValidation = "not measured (no validation data)";
+  if (with.student.already_finished) {
+    std::cout << "the run had already done its " << with.student.steps << " steps";
+    if (!with.student.last_checkpoint.empty()) std::cout << " (checkpoint " << with.student.last_checkpoint.string() << ")";
+    std::cout << ": nothing distilled; student validation loss " << loss_text(with.student.val_loss, kNoValidation)
+              << ", teacher " << loss_text(with.teacher_val_loss, kNoValidation)
+              << "; raise \"steps\" to train further" << std::endl;
+  } else {
+    std::cout << "distilled " << with.student.steps << " steps: train loss " << loss_text(with.student.final_loss, "none")
+              << " (KD term " << with.kd_loss << "), validation loss " << loss_text(with.student.val_loss, kNoValidation)
+              << "; teacher " << loss_text(with.teacher_val_loss, kNoValidation) << "; unigram baseline "
+              << with.student.unigram_baseline << "; " << static_cast<int64_t>(with.student.tokens_per_second)
+              << " tokens/s";
+    if (!with.student.last_checkpoint.empty()) std::cout << "; checkpoint " << with.student.last_checkpoint.string();
+    std::cout << std::endl;  // before the baseline's progress on stderr
+  }
   if (with.student.interrupted_by != 0) return report_interrupt(with.student);
   if (!baseline) return kExitOk;
 
@@ -84,11 +94,16 @@ int distill_and_compare(const DistillRunFile& run, const DistillOptions& opts, b
   alone.with_teacher = false;
   if (opts.progress) std::cerr << "the same student without the teacher (baseline):\n";
   const DistillSummary without = distill(run, alone);
-  std::cout << "baseline " << without.student.steps << " steps: train loss " << without.student.final_loss
-            << ", validation loss " << without.student.val_loss << "; "
-            << static_cast<int64_t>(without.student.tokens_per_second) << " tokens/s\n";
-  std::cout << "student val loss: " << with.student.val_loss << " with teacher, " << without.student.val_loss
-            << " without (teacher " << with.teacher_val_loss << ", unigram " << with.student.unigram_baseline
+  if (without.student.already_finished)
+    std::cout << "baseline: the run had already done its " << without.student.steps << " steps: nothing trained\n";
+  else
+    std::cout << "baseline " << without.student.steps << " steps: train loss "
+              << loss_text(without.student.final_loss, "none") << ", validation loss "
+              << loss_text(without.student.val_loss, kNoValidation) << "; "
+              << static_cast<int64_t>(without.student.tokens_per_second) << " tokens/s\n";
+  std::cout << "student val loss: " << loss_text(with.student.val_loss, kNoValidation) << " with teacher, "
+            << loss_text(without.student.val_loss, kNoValidation) << " without (teacher "
+            << loss_text(with.teacher_val_loss, kNoValidation) << ", unigram " << with.student.unigram_baseline
             << ")\n";
   return without.student.interrupted_by != 0 ? report_interrupt(without.student) : kExitOk;
 }

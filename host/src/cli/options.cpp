@@ -1,5 +1,6 @@
 // Option groups shared by several subcommands, and the parse step with --help.
 #include <iostream>
+#include <sstream>
 
 #include "cli/cli.hpp"
 
@@ -81,12 +82,26 @@ RunFlags read_run_flags(const po::variables_map& vm) {
   return flags;
 }
 
+std::string loss_text(const std::optional<double>& loss, const char* none) {
+  if (!loss) return none;
+  std::ostringstream text;
+  text << *loss;
+  return text.str();
+}
+
 void print_training_summary(std::ostream& out, const TrainSummary& s) {
+  if (s.already_finished) {
+    out << "the run had already done its " << s.steps << " steps";
+    if (!s.last_checkpoint.empty()) out << " (checkpoint " << s.last_checkpoint.string() << ")";
+    out << ": nothing trained; validation loss " << loss_text(s.val_loss, "not measured (no validation data)")
+        << "; raise \"steps\" to train further\n";
+    return;
+  }
   out << "trained " << s.steps << " steps";
   if (s.skipped_steps > 0) out << " (" << s.skipped_steps << " skipped)";
-  out << ": train loss " << s.final_loss << ", validation loss " << s.val_loss
-      << " (unigram baseline " << s.unigram_baseline << "), " << static_cast<int64_t>(s.tokens_per_second)
-      << " tokens/s";
+  out << ": train loss " << loss_text(s.final_loss, "none") << ", validation loss "
+      << loss_text(s.val_loss, "not measured (no validation data)") << " (unigram baseline " << s.unigram_baseline
+      << "), " << static_cast<int64_t>(s.tokens_per_second) << " tokens/s";
   if (!s.last_checkpoint.empty()) out << "; checkpoint " << s.last_checkpoint.string();
   out << "\n";
 }

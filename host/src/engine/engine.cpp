@@ -379,6 +379,8 @@ void Engine::take_step(StepReport& report, const std::function<void()>& during_s
 }
 
 double Engine::evaluate(const std::vector<std::vector<TokenBatch>>& batches) {
+  if (batches.empty())  // a mean over nothing: not a loss of 0
+    throw std::invalid_argument("Engine::evaluate: no batches (the data holds no validation part?)");
   double total = 0;
   int64_t count = 0;
   for (const std::vector<TokenBatch>& step : batches) {

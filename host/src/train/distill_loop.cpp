@@ -98,7 +98,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   summary.student = result.summary;
   summary.student.unigram_baseline = unigram;
   summary.kd_loss = result.last.kd_loss;
-  if (teacher) summary.teacher_val_loss = teacher->engine()->evaluate(result.validation);
+  if (teacher && !result.validation.empty()) summary.teacher_val_loss = teacher->engine()->evaluate(result.validation);
   return summary;
 }
 

@@ -176,7 +176,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   std::vector<ModelSummary> summaries;
   for (const ModelRun& m : run.models) summaries.push_back(ModelSummary{m.name, TrainSummary{}});
   for (ModelSummary& s : summaries) s.summary.unigram_baseline = unigram;
-  const std::vector<std::vector<TokenBatch>> val = validation_batches(loaders, shared.eval_batches);
+  const std::vector<std::vector<TokenBatch>> val = validation_batches(loaders, shared.eval_batches, run.source);
   const int64_t tokens_per_step =
       prepared.front().engine()->world_size() * batch.micro_batch_per_gpu * seq * batch.gradient_accumulation_steps;
   Progress progress(options.progress, shared.steps);
@@ -187,6 +187,11 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   for (size_t i = 0; i < summaries.size(); ++i) summaries[i].summary.last_checkpoint = resumed_from[i];
 
   Engine& lead = *prepared.front().engine();
+  if (lead.global_steps() >= shared.steps)  // resumed after its last step: say so, train nothing
+    for (size_t i = 0; i < summaries.size(); ++i) {
+      summaries[i].summary.already_finished = true;
+      if (!val.empty()) summaries[i].summary.val_loss = prepared[i].engine()->evaluate(val);
+    }
   while (lead.global_steps() < shared.steps) {
     bool boundary = false;
     std::fill(step_seconds.begin(), step_seconds.end(), 0.0);
@@ -205,7 +210,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     for (size_t i = 0; i < prepared.size(); ++i) seconds[i] += step_seconds[i];
     const int64_t step = lead.global_steps();
     const bool last = step == shared.steps || (options.stop_after && step >= *options.stop_after);
-    const bool eval = (shared.eval_interval > 0 && step % shared.eval_interval == 0) || last;
+    const bool eval = ((shared.eval_interval > 0 && step % shared.eval_interval == 0) || last) && !val.empty();
     const bool interrupted = options.stop != nullptr && options.stop->requested();
     for (size_t i = 0; i < prepared.size(); ++i) {
       Engine& e = *prepared[i].engine();
@@ -220,7 +225,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
         if (!metrics) throw_metrics_write_error(shared.metrics);
       }
       s.final_loss = reports[i].loss;
-      if (val_loss) s.val_loss = *val_loss;
+      if (val_loss) s.val_loss = val_loss;
       nonfinite[i].observe(step, reports[i], s.last_checkpoint, summaries[i].name);
     }
     // As in training_loop.cpp: due at the interval, the end or an interrupt, and only after a step
@@ -248,7 +253,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     for (double t : step_seconds) all_seconds += t;
     progress.update(step, reports.front().loss, reports.front().lr,
                     static_cast<double>(tokens_per_step * static_cast<int64_t>(prepared.size())) / all_seconds,
-                    eval ? std::optional<double>(summaries.front().summary.val_loss) : std::nullopt);
+                    eval ? summaries.front().summary.val_loss : std::nullopt);
     if (last) break;
   }
   progress.finish();

@@ -85,9 +85,14 @@ std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders) {
   return out;
 }
 
-std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count) {
+std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count,
+                                                        const std::string& source) {
   std::vector<std::vector<TokenBatch>> out;
   const uint64_t available = loaders.front().val_batches();
+  // (A validation split too small for one batch a rank is refused by the loader.)
+  if (available > 0 && available < static_cast<uint64_t>(count))
+    std::cerr << "tandem: warning: " << source << ": eval_batches " << count << " is more than the " << available
+              << " validation batches the data holds: using " << available << "\n";
   for (uint64_t i = 0; i < std::min<uint64_t>(available, static_cast<uint64_t>(count)); ++i) {
     std::vector<TokenBatch> step(loaders.size());
     for (size_t r = 0; r < loaders.size(); ++r) {

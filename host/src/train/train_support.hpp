@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,7 +40,8 @@ double unigram_entropy(const std::vector<uint16_t>& ids, uint64_t count);
 // One batch per rank, from each rank's loader.
 std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders);
 // The first `count` validation steps (fewer if the split has fewer), one batch per rank each.
-std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count);
+std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::DataLoader>& loaders, int64_t count,
+                                                        const std::string& source);
 
 // A number for a metrics line: JSON has no inf or NaN, so those are null (the line stays parsable,
 // and a resumed run keeps it).

@@ -53,7 +53,7 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
     if (!metrics) throw std::runtime_error("cannot write metrics to " + outputs.metrics.string());
   }
 
-  result.validation = validation_batches(loaders, run.eval_batches);
+  result.validation = validation_batches(loaders, run.eval_batches, run.source);
   const data::LoaderConfig& data = loaders.front().config();
   const int64_t tokens_per_step = engine.world_size() * data.micro_batch * data.block_size *
                                   engine.config().batch.gradient_accumulation_steps;
@@ -62,6 +62,10 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
   int64_t run_tokens = 0;
   TrainSummary& summary = result.summary;
   NonFiniteStreak nonfinite(run.source, run.max_nonfinite_steps);
+  if (engine.global_steps() >= run.steps) {  // resumed after its last step: say so, train nothing
+    summary.already_finished = true;
+    if (!result.validation.empty()) summary.val_loss = engine.evaluate(result.validation);
+  }
 
   while (engine.global_steps() < run.steps) {
     const auto t0 = Clock::now();
@@ -77,7 +81,8 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
     const int64_t step = engine.global_steps();
     const bool last = step == run.steps || (options.stop_after && step >= *options.stop_after);
     std::optional<double> val_loss;
-    if ((run.eval_interval > 0 && step % run.eval_interval == 0) || last) val_loss = engine.evaluate(result.validation);
+    if (((run.eval_interval > 0 && step % run.eval_interval == 0) || last) && !result.validation.empty())
+      val_loss = engine.evaluate(result.validation);
     if (metrics.is_open()) {
       json::Value record = metrics_record(step, report, tokens_per_s, val_loss);
       record.set("ce_loss", metric_number(report.ce_loss));
@@ -87,7 +92,7 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
     }
     progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
     summary.final_loss = report.loss;
-    if (val_loss) summary.val_loss = *val_loss;
+    if (val_loss) summary.val_loss = val_loss;
     // Throws once too many steps in a row were skipped: before a checkpoint of that state is written.
     nonfinite.observe(step, report, summary.last_checkpoint);
     const bool interrupted = options.stop != nullptr && options.stop->requested();
