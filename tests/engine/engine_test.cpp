@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine_support.hpp"
+#include "tandem/checkpoint_manifest.hpp"
 #include "tandem/safetensors.hpp"
 
 namespace tandem {
@@ -211,6 +212,26 @@ TEST(Engine, CheckpointsNameTheirMismatches) {
     EXPECT_NE(std::string(e.what()).find("with 2 ranks"), std::string::npos) << e.what();
   }
   one.engine()->load(dir, /*with_optimizer=*/false);  // the weights alone load at any world size
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Engine, RankShardsSwappedBetweenRanksAreRefusedOnLoad) {
+  const auto dir = test::temp_dir("swapped");
+  Prepared saved = prepare_tiny(tiny_config(2, 1, 1.0), 2, 2);
+  saved.engine()->save(dir);
+  std::filesystem::rename(dir / "rank0.safetensors", dir / "swap.safetensors");
+  std::filesystem::rename(dir / "rank1.safetensors", dir / "rank0.safetensors");
+  std::filesystem::rename(dir / "swap.safetensors", dir / "rank1.safetensors");
+  Prepared loaded = prepare_tiny(tiny_config(2, 1, 1.0), 2, 2);
+  EXPECT_THROW(loaded.engine()->load(dir), std::runtime_error) << "the manifest's checksums catch it first";
+  std::filesystem::remove(dir / kCheckpointManifestFile);  // as a checkpoint from before manifests
+  try {
+    loaded.engine()->load(dir);
+    FAIL() << "equal-sized shards of the wrong ranks loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank0.safetensors: holds rank 1's shard, not rank 0's"), std::string::npos)
+        << e.what();
+  }
   std::filesystem::remove_all(dir);
 }
 

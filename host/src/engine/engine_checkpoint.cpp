@@ -234,6 +234,11 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
   on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     const safetensors::File file = safetensors::File::open(rank_file(dir, r));
+    // Shards of equal sizes would load into the wrong rank without a word: each records its rank.
+    const std::string* saved_rank = file.metadata_value("rank");
+    if (saved_rank != nullptr && *saved_rank != std::to_string(r))
+      throw std::runtime_error(rank_file(dir, r).string() + ": holds rank " + *saved_rank + "'s shard, not rank " +
+                               std::to_string(r) + "'s (were the rank files renamed or swapped?)");
     for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
       tandem_tensor_view shard{};
       shard.struct_size = sizeof shard;
