@@ -31,6 +31,17 @@ JSON
 "$tandem" config check "$work/good.json" > "$work/good.out" 2>&1 || { cat "$work/good.out"; fail "a good config was refused"; }
 grep -qF "good.json: ok" "$work/good.out" || { cat "$work/good.out"; fail "no ok line"; }
 
+# "auto" is present: a required parameter given as "auto" (WarmupDecayLR's total_num_steps, as in
+# Accelerate's templates) passes, and check lists what a run resolves. DeepSpeed's "Adam" is adamw.
+cat > "$work/auto.json" <<'JSON'
+{"train_micro_batch_size_per_gpu": "auto",
+ "optimizer": {"type": "Adam", "params": {"lr": "auto", "adam_w_mode": false}},
+ "scheduler": {"type": "WarmupDecayLR", "params": {"warmup_num_steps": "auto", "total_num_steps": "auto"}}}
+JSON
+"$tandem" config check "$work/auto.json" > "$work/auto.out" 2>&1 || { cat "$work/auto.out"; fail "\"auto\" values were refused"; }
+grep -qF 'auto.json: ok; 4 "auto" values resolved when a run prepares' "$work/auto.out" || { cat "$work/auto.out"; fail "no list of autos"; }
+grep -qx '  scheduler.params.total_num_steps' "$work/auto.out" || { cat "$work/auto.out"; fail "total_num_steps not listed"; }
+
 cat > "$work/decay.json" <<'JSON'
 {
   "optimizer": {"type": "AdamW",

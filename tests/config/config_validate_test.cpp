@@ -63,6 +63,32 @@ TEST(ConfigValidate, UnknownKeysElsewhereAreWarnings) {
   EXPECT_NE(c.find("my_own_setting"), nullptr);  // kept, as DeepSpeed keeps what it ignores
 }
 
+// Every DeepSpeed feature a config turns on that tandem does not implement is warned about by name;
+// blocks that are off (DeepSpeed's own default, or "enabled": false) are quiet.
+TEST(ConfigValidate, FeaturesTandemDoesNotImplementAreNamedWhenTurnedOn) {
+  const std::string on = R"({"tensorboard": {"enabled": true, "output_path": "tb"}, "wandb": {"enabled": true},
+    "csv_monitor": {"enabled": true}, "comet": {"enabled": true}, "flops_profiler": {"enabled": true},
+    "activation_checkpointing": {"partition_activations": true}, "aio": {"block_size": 1048576},
+    "zero_optimization": {"stage": 3, "offload_optimizer": {"device": "nvme", "nvme_path": "/nvme"},
+                          "offload_param": {"device": "cpu"}}})";
+  const DeepSpeedConfig c = load_config_text(on, "on.json");
+  std::vector<std::string> paths;
+  for (const ConfigIssue& w : c.warnings()) paths.push_back(w.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"tensorboard", "wandb", "csv_monitor", "comet", "flops_profiler",
+                                             "activation_checkpointing", "aio",
+                                             "zero_optimization.offload_optimizer.device",
+                                             "zero_optimization.offload_param.device"}));
+  EXPECT_EQ(c.warnings()[0].to_string(),
+            "on.json:1:2: tensorboard: DeepSpeed acts on \"tensorboard\", tandem does not: it is ignored (no event "
+            "files are written; the run file's \"metrics\" (JSON lines) has every step)");
+  EXPECT_NE(c.warnings()[7].message.find("nothing is written to nvme_path"), std::string::npos);
+  EXPECT_NE(c.warnings()[8].message.find("tandem does not offload ZeRO-3's parameters"), std::string::npos);
+
+  const std::string off = R"({"tensorboard": {"enabled": false, "output_path": "tb"}, "wandb": {"project": "p"},
+    "flops_profiler": {}, "activation_checkpointing": {"enabled": false}, "zero_optimization": {"stage": 2}})";
+  EXPECT_TRUE(load_config_text(off, "off.json").warnings().empty());
+}
+
 TEST(ConfigValidate, TypeErrorsNameWhatWasExpected) {
   expect_one_error("{\"train_batch_size\": \"32\"}", "\"train_batch_size\"", "train_batch_size",
                    "expected an integer, null or \"auto\", got a string \"32\"");
@@ -213,8 +239,9 @@ TEST(ConfigValidate, CpuOffloadFlagsBecomeOffloadBlocks) {
             line_col(position_of(text, "\"cpu_offload\"")));
   EXPECT_EQ(line_col(c.find("zero_optimization.offload_param.device")->position()),
             line_col(position_of(text, "\"cpu_offload_param\"")));
-  ASSERT_EQ(c.warnings().size(), 2u);
+  ASSERT_EQ(c.warnings().size(), 3u);  // the two deprecations, and that ZeRO-3's parameters stay put
   EXPECT_EQ(c.warnings()[0].path, "zero_optimization.cpu_offload");
+  EXPECT_EQ(c.warnings()[2].path, "zero_optimization.offload_param.device");
   const ResolvedConfig r = resolve(c);
   EXPECT_EQ(r.zero.optimizer_offload_device(), OffloadDevice::Cpu);
   EXPECT_EQ(r.zero.param_offload_device(), OffloadDevice::Cpu);

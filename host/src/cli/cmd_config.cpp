@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/cli.hpp"
+#include "engine/optimizer_module.hpp"
 #include "loader/param_binding.hpp"
 
 namespace tandem::cli {
@@ -22,16 +23,13 @@ constexpr const char* kExplainUsage =
     "Prints the config with every \"auto\" resolved as prepare() would for a run with these facts,\n"
     "then each \"auto\" with the value chosen and why.";
 
-// The params a check can validate before resolution: the block's, less the values still "auto"
-// (resolved when a run prepares; their rules are in config/auto_rules).
-json::Value params_without_auto(const json::Value* params) {
-  json::Value out = json::Value::object();
-  if (params == nullptr || !params->is_object()) return out;
-  out.set_position(params->position());
-  out.set_path(params->path());
-  for (const auto& [name, value] : params->members())
-    if (!value.is_auto()) out.members().emplace_back(name, value);
-  return out;
+// The JSON paths of every value still "auto" (resolved when a run prepares; config/auto_rules).
+void collect_autos(const json::Value& v, std::vector<std::string>& out) {
+  if (v.is_auto()) out.push_back(v.path());
+  if (v.is_object())
+    for (const auto& [name, member] : v.members()) collect_autos(member, out);
+  if (v.is_array())
+    for (const json::Value& item : v.items()) collect_autos(item, out);
 }
 
 // The config's optimizer, scheduler and stage module (tandem.stage_module) must name modules this
@@ -61,14 +59,18 @@ void check_modules(const DeepSpeedConfig& config, const ModuleRegistry& registry
                             "give its name)");
     const ModuleInfo* module = nullptr;
     try {
-      module = &registry.get(b.kind, type->as_string());
+      std::string wanted = type->as_string();  // as spelled, for the message when there is no such module
+      if (b.kind == ModuleKind::Optimizer && optimizer_module_name(wanted) != canonical_module_name(wanted))
+        wanted = optimizer_module_name(wanted);  // DeepSpeed's other name for a module ("Adam": adamw)
+      module = &registry.get(b.kind, wanted);
     } catch (const ModuleError& e) {
       throw ConfigError(config.source(), type->position(), type->path(), e.what());
     }
-    const json::Value params = params_without_auto(block->is_object() ? block->find("params") : nullptr);
-    loader::bind_params(*module->descriptor, &params, config.source(),
+    // An "auto" is present (a run resolves it); everything else must fit the module's schema.
+    loader::bind_params(*module->descriptor, block->is_object() ? block->find("params") : nullptr, config.source(),
                         std::string(kind_name(b.kind)) + " module '" + module->name + "' from '" +
-                            module->file.string() + "'");
+                            module->file.string() + "'",
+                        /*autos_pending=*/true);
   }
 }
 
@@ -91,7 +93,16 @@ int check(const Args& args) {
       const DeepSpeedConfig config = load_config_file(file);
       for (const ConfigIssue& w : config.warnings()) std::cerr << "warning: " << w.to_string() << "\n";
       check_modules(config, registry);
-      std::cout << file << ": ok\n";
+      std::vector<std::string> autos;
+      collect_autos(config.tree(), autos);
+      std::cout << file << ": ok";
+      if (!autos.empty()) {
+        std::cout << "; " << autos.size() << " \"auto\" value" << (autos.size() == 1 ? "" : "s")
+                  << " resolved when a run prepares (from the run's batch, steps and lr; `tandem config explain " << file
+                  << "` shows each value and why):";
+        for (const std::string& path : autos) std::cout << "\n  " << path;
+      }
+      std::cout << "\n";
     } catch (const ConfigError& e) {
       std::cerr << e.what() << "\n";
       status = kExitBadInput;

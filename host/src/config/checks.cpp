@@ -2,6 +2,7 @@
 // runtime/zero/config.py, runtime/engine.py, runtime/zero/stage_1_and_2.py), with tandem's messages.
 #include "checks.hpp"
 
+#include <optional>
 #include <string>
 
 #include "tree_access.hpp"
@@ -75,9 +76,66 @@ void check_optimizer_params(const json::Value& tree, Findings& f) {
                             "top-level \"gradient_clipping\" instead");
 }
 
+// DeepSpeed features tandem accepts (so that real configs load) but does not implement: each one a
+// config turns on is named, so that nothing DeepSpeed would act on is dropped silently. A block whose
+// "enabled" defaults to false in DeepSpeed is on only with "enabled": true; the others are on when
+// they hold anything (activation_checkpointing has no switch: its keys configure the API a model
+// calls), unless they say "enabled": false.
+struct IgnoredFeature {
+  const char* key;
+  bool off_by_default;  // DeepSpeed's "enabled" default is false
+  const char* instead;  // what tandem offers, or what happens instead
+};
+constexpr IgnoredFeature kIgnoredFeatures[] = {
+    {"tensorboard", true, "no event files are written; the run file's \"metrics\" (JSON lines) has every step"},
+    {"wandb", true, "nothing is sent; the run file's \"metrics\" (JSON lines) has every step"},
+    {"csv_monitor", true, "no CSV files are written; the run file's \"metrics\" (JSON lines) has every step"},
+    {"comet", true, "nothing is sent; the run file's \"metrics\" (JSON lines) has every step"},
+    {"flops_profiler", true, "no profile is printed; the metrics' time_s and tokens_per_s give the step's phases"},
+    {"comms_logger", true, "communication is not logged"},
+    {"activation_checkpointing", false, "every activation is kept, so memory is as without checkpointing"},
+    {"aio", false, "it configures NVMe swapping, which tandem does not do"},
+    {"autotuning", true, "the config is used as written"},
+    {"compile", true, "nothing is compiled"},
+    {"compression_training", false, "the model trains uncompressed"},
+    {"curriculum_learning", true, "the data comes in its own order"},
+    {"data_efficiency", true, "the data comes in its own order"},
+    {"eigenvalue", true, "no eigenvalues are computed"},
+    {"elasticity", true, "the batch is as configured"},
+    {"hybrid_engine", true, "no inference engine is made"},
+    {"nebula", true, "checkpoints are tandem's own"},
+    {"pipeline", false, "there is no pipeline parallelism"},
+    {"progressive_layer_drop", true, "every layer runs"},
+    {"quantize_training", true, "the model trains unquantized"},
+    {"sparse_attention", false, "attention is dense"},
+    {"tensor_parallel", false, "there is no tensor parallelism"},
+    {"torch_autocast", true, "precision follows the bf16 and fp16 blocks"},
+    {"weight_quantization", false, "weights are not quantized"},
+};
+
+void check_ignored_features(const json::Value& tree, Findings& f) {
+  for (const IgnoredFeature& feature : kIgnoredFeatures) {
+    const json::Value* block = tree.is_object() ? tree.find(feature.key) : nullptr;
+    if (block == nullptr || !block->is_object() || block->members().empty()) continue;
+    const std::optional<bool> enabled = concrete_bool(block->find("enabled"));
+    if (enabled == false || (feature.off_by_default && enabled != true)) continue;
+    f.warn(*block, std::string("DeepSpeed acts on \"") + feature.key + "\", tandem does not: it is ignored (" +
+                       feature.instead + ")");
+  }
+  if (const json::Value* d = find_path(tree, "zero_optimization.offload_optimizer.device"); concrete_string(d) == "nvme")
+    f.warn(*d, "\"nvme\": tandem keeps the offloaded optimizer state in pinned host memory, as \"cpu\" does; nothing "
+               "is written to nvme_path");
+  // (Under another stage check_stage_dependent says that DeepSpeed itself ignores it.)
+  const json::Value* param = find_path(tree, "zero_optimization.offload_param.device");
+  if (const auto d = concrete_string(param); d && *d != "none" && stated_zero_stage(tree) == 3)
+    f.warn(*param, "\"" + *d + "\": tandem does not offload ZeRO-3's parameters; each rank's shard stays where the "
+                   "model runs (host memory on a CPU run, the GPU's on a GPU)");
+}
+
 }  // namespace
 
 void check_cross_key_rules(const json::Value& tree, Findings& findings) {
+  check_ignored_features(tree, findings);
   check_precision(tree, findings);
   check_stage_dependent(tree, findings);
   check_offload_paths(tree, findings);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "engine/engine_rank.hpp"
+#include "engine/optimizer_module.hpp"
 #include "engine/rank_pool.hpp"
 #include "engine/stage_choice.hpp"
 #include "tandem/call.hpp"
@@ -12,9 +13,8 @@ namespace tandem {
 
 namespace {
 
-// The optimizer module a config's "optimizer.type" selects, and the params it gets. DeepSpeed runs
-// "Adam" and "AdamW" through one Adam implementation whose adam_w_mode decides between L2 and
-// decoupled decay; "AdamW" always means decoupled. tandem's `adamw` module does both the same way.
+// The optimizer module a config's "optimizer.type" selects (optimizer_module.hpp), and the params it
+// gets: "AdamW" always means decoupled decay, "Adam" leaves adam_w_mode to the config.
 struct OptimizerChoice {
   std::string module;
   json::Value params;
@@ -25,10 +25,8 @@ struct OptimizerChoice {
 // "AdamW" runs on cpu_adamw, the host-side kernel at the memory-bandwidth limit, with the same params.
 OptimizerChoice choose_optimizer(const ModuleBlock& block, const ResolvedConfig& config,
                                  const ModuleRegistry& registry) {
-  OptimizerChoice choice{canonical_module_name(block.type), block.params};
-  if (choice.module == "adam") {
-    choice.module = "adamw";  // adam_w_mode (default true) picks the mode, as in DeepSpeed
-  } else if (choice.module == "adamw") {
+  OptimizerChoice choice{optimizer_module_name(block.type), block.params};
+  if (canonical_module_name(block.type) == "adamw") {
     json::Value forced = json::Value::boolean(true);
     forced.set_position(block.position);
     choice.params.set("adam_w_mode", std::move(forced));

@@ -163,7 +163,7 @@ tandem_param_value to_param_value(const tandem_param_spec& spec, const json::Val
 }  // namespace
 
 BoundParams bind_params(const tandem_module_descriptor& d, const json::Value* params, const std::string& source,
-                        const std::string& module_context) {
+                        const std::string& module_context, bool autos_pending) {
   const ErrorSink sink(source, module_context);
   const json::Value* params_text = params;  // kept for the position of "missing" errors
   if (params != nullptr && params->is_null()) params = nullptr;  // "params": null means none
@@ -196,6 +196,14 @@ BoundParams bind_params(const tandem_module_descriptor& d, const json::Value* pa
     // null is Python's None: DeepSpeed's configs write it for "use the default" (OneCycle's
     // cycle_second_step_size), so an optional parameter given as null takes its default.
     if (given != nullptr && given->is_null() && spec.required == 0 && spec.default_json != nullptr) given = nullptr;
+    if (given != nullptr && autos_pending && given->is_auto()) {
+      tandem_param_value pending{};
+      pending.struct_size = sizeof(tandem_param_value);
+      pending.name = spec.name;
+      pending.type = spec.type;
+      bound.values_.push_back(pending);
+      continue;
+    }
     if (given != nullptr) {
       if (auto p = check_param_value(spec, *given)) {
         std::string fallback = spec.name;

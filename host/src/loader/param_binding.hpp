@@ -44,7 +44,7 @@ class BoundParams {
 
  private:
   friend BoundParams bind_params(const tandem_module_descriptor&, const json::Value*, const std::string&,
-                                 const std::string&);
+                                 const std::string&, bool);
   std::vector<tandem_param_value> values_;
   std::deque<std::string> strings_;
   std::deque<std::vector<double>> lists_;
@@ -53,7 +53,9 @@ class BoundParams {
 // Validates `params` (an object, or null / absent for none) against the descriptor's schema and fills
 // defaults. Throws ModuleError "<source>:<line>:<column>: <json path>: <problem> (<module_context>)";
 // `module_context` names the module and its file. An unknown key lists the accepted names.
+// `autos_pending` (config check, before a run's facts are known): a value still "auto" counts as
+// given and is left unchecked, bound as the type's zero; it is resolved when a run prepares.
 BoundParams bind_params(const tandem_module_descriptor& descriptor, const json::Value* params,
-                        const std::string& source, const std::string& module_context);
+                        const std::string& source, const std::string& module_context, bool autos_pending = false);
 
 }  // namespace tandem::loader
