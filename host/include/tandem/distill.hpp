@@ -132,6 +132,7 @@ struct DistillOptions {
   bool resume = false;       // continue from the newest checkpoint in the student's checkpoint_dir
   bool overwrite = false;    // start over in a checkpoint_dir that holds a run; replace existing metrics
   bool progress = true;
+  bool skip_memory_check = false;  // as TrainOptions
   std::optional<int64_t> stop_after;  // stop after this optimizer step (tests: an interrupted run)
   const StopRequest* stop = nullptr;  // polled at each optimizer step (tandem/train.hpp)
   std::vector<std::filesystem::path> module_path;  // scanned after the default module directories

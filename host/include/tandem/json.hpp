@@ -113,7 +113,14 @@ struct Document {
 // Parses JSON with // and /* */ comments and trailing commas. Duplicate keys are an error, as in
 // DeepSpeed's loader. Every value gets its position and path.
 Document parse(std::string_view text, std::string source = "<string>");
-// Reads and parses a file; an unreadable file is a ParseError naming it.
+// The largest JSON file parse_file reads (64 MiB): configs, run files and checkpoint metadata are
+// kilobytes; a file this large is a mistake (a data file named as a config), and reading it whole
+// would take its size again in memory several times over.
+inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;
+
+// Reads and parses a file; a ParseError naming it when it cannot be read, is not a regular file (a
+// FIFO, a device: refused at once, never waited on or read) or is over kMaxJsonFileBytes (refused
+// with its size before it is read).
 Document parse_file(const std::filesystem::path& file);
 
 // Serialises (pretty: two-space indent). Doubles are written so that they read back exactly.

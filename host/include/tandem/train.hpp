@@ -83,10 +83,17 @@ class StopRequest {
   std::atomic<int> signo_{0};
 };
 
-// While alive, SIGINT and SIGTERM stop the run gracefully: the first one sets `stop` (the loop
-// finishes its step, writes a checkpoint and returns), a second one ends the process at once with
-// _exit(128 + signo). Construct it before any thread starts (threads inherit the signal mask it
-// sets, so the signals reach only its watcher thread); the destructor restores the mask.
+// "SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE" (the signals a SignalWatcher takes), else "signal N".
+std::string stop_signal_name(int signo);
+
+// While alive, SIGINT, SIGTERM, SIGHUP and SIGPIPE stop the run gracefully: the first one sets
+// `stop` (the loop finishes its step, writes a checkpoint and returns), a second one (of any of them)
+// ends the process at once with _exit(128 + signo), whatever the run's thread is blocked in. stdout
+// or stderr being a pipe whose reader has gone counts as SIGPIPE (a write's own SIGPIPE goes to the
+// writing thread, where it cannot be waited for). Construct it before any thread starts (threads
+// inherit the signal mask it sets, so the signals reach only its watcher thread); the destructor
+// restores the mask, and leaves SIGPIPE ignored if a pipe was found closed (the writes that remain
+// then fail with EPIPE instead of killing the process on its way out).
 class SignalWatcher {
  public:
   explicit SignalWatcher(StopRequest& stop);
@@ -97,6 +104,7 @@ class SignalWatcher {
  private:
   StopRequest& stop_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> pipe_seen_{false};  // a SIGPIPE taken, or a closed output pipe found
   std::thread watcher_;
   void* old_mask_;  // sigset_t, kept out of this header
 };
@@ -120,6 +128,8 @@ struct TrainOptions {
   bool resume = false;        // continue from the newest checkpoint in checkpoint_dir
   bool overwrite = false;     // start over in a checkpoint_dir that holds a run; replace existing metrics
   bool progress = true;       // a progress bar on a terminal, plain lines otherwise
+  // Build the models even where the memory check (estimate/run_memory.hpp) says they cannot fit.
+  bool skip_memory_check = false;
   std::optional<int64_t> stop_after;  // stop after this optimizer step (tests: an interrupted run)
   const StopRequest* stop = nullptr;  // polled at each optimizer step; requested: checkpoint and return
   std::vector<std::filesystem::path> module_path;  // scanned after the default module directories

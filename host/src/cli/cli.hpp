@@ -59,6 +59,7 @@ struct RunFlags {
   bool resume = false;
   bool overwrite = false;
   bool progress = true;
+  bool skip_memory_check = false;
   std::optional<int64_t> stop_after;
   std::vector<std::filesystem::path> module_path;  // --module-path DIR, repeatable
 };

@@ -20,7 +20,8 @@ int run_distill(const Args& args) {
   const SignalWatcher watcher(stop);
 
   constexpr const char* kUsage =
-      "usage: tandem distill RUN.json [--baseline] [--resume | --overwrite] [--quiet] [--stop-after N] [--module-path DIR]...\n"
+      "usage: tandem distill RUN.json [--baseline] [--resume | --overwrite] [--quiet] [--stop-after N]\n"
+      "           [--skip-memory-check] [--module-path DIR]...\n"
       "Trains the run file's student on cross-entropy plus alpha * T^2 * KL(teacher_T || student_T), the\n"
       "teacher loaded from a `tandem train` checkpoint and run without gradients, each model under its own\n"
       "DeepSpeed config. --baseline (or \"baseline\": true) then trains the same student the same steps\n"
@@ -42,6 +43,7 @@ int run_distill(const Args& args) {
   opts.resume = flags.resume;
   opts.overwrite = flags.overwrite;
   opts.progress = flags.progress;
+  opts.skip_memory_check = flags.skip_memory_check;
   opts.stop_after = flags.stop_after;
   opts.stop = &stop;
   opts.module_path = flags.module_path;
@@ -59,7 +61,7 @@ namespace {
 
 // The end of a run that a signal stopped: what was saved and how to go on; the exit code.
 int report_interrupt(const TrainSummary& s) {
-  std::cerr << "tandem distill: interrupted by " << (s.interrupted_by == SIGINT ? "SIGINT" : "SIGTERM")
+  std::cerr << "tandem distill: interrupted by " << stop_signal_name(s.interrupted_by)
             << " at step " << s.steps << "; "
             << (s.last_checkpoint.empty() ? std::string("no checkpoint_dir, nothing saved")
                                           : "newest checkpoint " + s.last_checkpoint.string() + "; resume with --resume")

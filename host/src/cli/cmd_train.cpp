@@ -14,7 +14,7 @@ namespace {
 
 // The end of a run that a signal stopped: what was saved and how to go on; the exit code.
 int report_interrupt(const TrainSummary& s) {
-  std::cerr << "tandem train: interrupted by " << (s.interrupted_by == SIGINT ? "SIGINT" : "SIGTERM") << " at step "
+  std::cerr << "tandem train: interrupted by " << stop_signal_name(s.interrupted_by) << " at step "
             << s.steps << "; "
             << (s.last_checkpoint.empty() ? std::string("no checkpoint_dir, nothing saved")
                                           : "newest checkpoint " + s.last_checkpoint.string() + "; resume with --resume")
@@ -30,7 +30,8 @@ int run_train(const Args& args) {
   const SignalWatcher watcher(stop);
 
   constexpr const char* kUsage =
-      "usage: tandem train RUN.json [--resume | --overwrite] [--quiet] [--stop-after N] [--module-path DIR]...\n"
+      "usage: tandem train RUN.json [--resume | --overwrite] [--quiet] [--stop-after N] [--skip-memory-check]\n"
+      "           [--module-path DIR]...\n"
       "Trains the run file's model on its data under its DeepSpeed config, with thread-ranks; a run file\n"
       "with \"models\" trains several disjoint models side by side. The run file's keys: docs/run-files.md.";
   std::string file;
@@ -47,6 +48,7 @@ int run_train(const Args& args) {
   opts.resume = flags.resume;
   opts.overwrite = flags.overwrite;
   opts.progress = flags.progress;
+  opts.skip_memory_check = flags.skip_memory_check;
   opts.stop_after = flags.stop_after;
   opts.stop = &stop;
   opts.module_path = flags.module_path;

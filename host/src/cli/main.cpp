@@ -1,5 +1,6 @@
 // `tandem`: the command line of the tandem runtime. Dispatches to one subcommand.
 #include <iostream>
+#include <new>
 
 #include "cli/cli.hpp"
 #include "tandem/data.hpp"
@@ -80,6 +81,15 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "tandem " << command << ": " << e.what() << "\n";
     return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    // An allocation the memory check did not foresee (or --skip-memory-check let through): a clear
+    // end, not std::terminate. Checkpoints already written are whole (each is renamed into place
+    // only when complete).
+    std::cerr << "tandem " << command
+              << ": out of memory: an allocation failed (std::bad_alloc); the checkpoints written so far are intact. "
+                 "Make the model or micro_batch smaller, or give the process more memory (ulimit -v, the cgroup's "
+                 "memory.max)\n";
+    return kExitFailed;
   } catch (const std::exception& e) {
     std::cerr << "tandem " << command << ": " << e.what() << "\n";
     return kExitFailed;

@@ -62,7 +62,8 @@ RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::stri
 void add_run_flag_options(po::options_description& options) {
   options.add_options()("resume", "continue from the newest checkpoint in checkpoint_dir")(
       "overwrite", "start over in a checkpoint_dir that holds a run, and replace an existing metrics file")(
-      "quiet,q", "no progress on stderr")("stop-after", po::value<int64_t>(),
+      "quiet,q", "no progress on stderr")(
+      "skip-memory-check", "build the models even where they are estimated not to fit in memory")("stop-after", po::value<int64_t>(),
                                            "stop (with a checkpoint) after this optimizer step")(
       "module-path", po::value<std::vector<std::string>>()->composing(),
       "also load modules from DIR (repeatable; after the default directories and TANDEM_MODULE_PATH)");
@@ -74,6 +75,7 @@ RunFlags read_run_flags(const po::variables_map& vm) {
   flags.overwrite = vm.count("overwrite") > 0;
   if (flags.resume && flags.overwrite) throw UsageError("--resume and --overwrite exclude each other");
   flags.progress = vm.count("quiet") == 0;
+  flags.skip_memory_check = vm.count("skip-memory-check") > 0;
   if (vm.count("stop-after")) {
     flags.stop_after = vm["stop-after"].as<int64_t>();
     if (*flags.stop_after < 1) throw UsageError("--stop-after must be an optimizer step, at least 1");
@@ -103,7 +105,9 @@ void print_training_summary(std::ostream& out, const TrainSummary& s) {
       << loss_text(s.val_loss, "not measured (no validation data)") << " (unigram baseline " << s.unigram_baseline
       << "), " << static_cast<int64_t>(s.tokens_per_second) << " tokens/s";
   if (!s.last_checkpoint.empty()) out << "; checkpoint " << s.last_checkpoint.string();
-  out << "\n";
+  // Flushed now, while a SignalWatcher still holds SIGPIPE: a closed stdout then fails this write
+  // (EPIPE) instead of killing the process in stdio's flush at exit.
+  out << std::endl;
 }
 
 bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,

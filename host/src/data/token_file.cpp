@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "io/atomic_file.hpp"
+#include "io/regular_file.hpp"
 #include "tandem/data.hpp"
 
 namespace tandem::data {
@@ -36,7 +37,9 @@ std::string errno_text(int err) { return std::generic_category().message(err); }
 class InputFile {
  public:
   explicit InputFile(const std::filesystem::path& path) : name_(path.string()) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO with no writer opens at once (and is refused below) instead of blocking the
+    // run forever; the descriptor's own fstat catches a path swapped after an earlier check.
+    fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd_ < 0) {
       const int err = errno;
       throw DataError(name_, err == ENOENT ? std::string("no such file") : "cannot open: " + errno_text(err));
@@ -44,7 +47,9 @@ class InputFile {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) fail("cannot stat: " + errno_text(errno));
     if (S_ISDIR(st.st_mode)) fail("is a directory, not a data file");
-    if (!S_ISREG(st.st_mode)) fail("not a regular file");
+    if (!S_ISREG(st.st_mode))
+      fail(std::string("is ") + io::file_kind(st.st_mode) + ", not a regular file; a data file must be one");
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
     size_ = static_cast<uint64_t>(st.st_size);
     if (size_ == 0) fail("empty file (0 bytes)");
   }

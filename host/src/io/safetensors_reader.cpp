@@ -83,7 +83,8 @@ File::~File() = default;
 
 File File::open(const std::filesystem::path& path) {
   const std::string source = path.string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO opens at once and is refused below instead of blocking (regular_file.hpp).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
     throw Error(source, "", err == ENOENT ? std::string("no such file") : "cannot open: " + errno_text(err));
@@ -97,6 +98,7 @@ File File::open(const std::filesystem::path& path) {
   if (::fstat(fd, &st) != 0) throw Error(source, "", "cannot stat: " + errno_text(errno));
   if (S_ISDIR(st.st_mode)) throw Error(source, "", "is a directory, not a safetensors file");
   if (!S_ISREG(st.st_mode)) throw Error(source, "", "not a regular file");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 
   auto storage = std::make_shared<Storage>();
   const size_t size = static_cast<size_t>(st.st_size);

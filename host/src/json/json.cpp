@@ -3,6 +3,8 @@
 // ends, so the builder walks back from the reader's offset to the token's first byte.
 #include "tandem/json.hpp"
 
+#include "io/regular_file.hpp"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/reader.h>
@@ -395,16 +397,13 @@ Document parse(std::string_view text, std::string source) {
 }
 
 Document parse_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(file, ec);
-    throw ParseError(file.string(), Position{}, exists ? "cannot be read" : "no such file");
+  std::string text;
+  try {
+    text = io::RegularFile::open_for_reading(file, kMaxJsonFileBytes, "a JSON file (config, run file)").read_all();
+  } catch (const io::FileRefusal& e) {
+    throw ParseError(file.string(), Position{}, e.reason());
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw ParseError(file.string(), Position{}, "read error");
-  return parse(text.str(), file.string());
+  return parse(text, file.string());
 }
 
 // ---- Writing -------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // The loop behind `tandem distill RUN.json` (distill.hpp): the seed's sequence of prepares, then
 // the student's steps with the frozen teacher beside it (or without it, for the baseline), with
 // evaluation, metrics, progress and checkpoints as `tandem train` has them (training_loop.hpp).
+#include "estimate/run_memory.hpp"
 #include "tandem/accelerator.hpp"
 #include "tandem/distill.hpp"
 #include "train/run_outputs.hpp"
@@ -34,10 +35,19 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
 
   // The seed's sequence: two named plugins, the first ("student") active; the student prepared
   // with its optimizer and schedule; then "teacher" selected and the teacher prepared with none.
+  DeepSpeedConfig student_config = load_deepspeed(r.deepspeed, r.deepspeed_source);
+  DeepSpeedConfig teacher_config = load_deepspeed(run.teacher.deepspeed, run.teacher.deepspeed_source);
+  // Both models live in this process: together they must fit, checked before either is built.
+  if (!options.skip_memory_check && r.device == RunDevice::cpu) {
+    std::vector<ModelMemoryInputs> needs{{"student", &r.model, &student_config, true, r.ranks, r.micro_batch, r.seq_len}};
+    if (options.with_teacher)
+      needs.push_back({"teacher", &run.teacher.model, &teacher_config, false, r.ranks, r.micro_batch, r.seq_len});
+    check_run_memory(needs, r.source);
+  }
   State::reset();
   PluginSet plugins;
-  plugins.add("student", DeepSpeedPlugin(load_deepspeed(r.deepspeed, r.deepspeed_source)));
-  plugins.add("teacher", DeepSpeedPlugin(load_deepspeed(run.teacher.deepspeed, run.teacher.deepspeed_source)));
+  plugins.add("student", DeepSpeedPlugin(std::move(student_config)));
+  plugins.add("teacher", DeepSpeedPlugin(std::move(teacher_config)));
   AcceleratorOptions accel;
   accel.world_size = r.ranks;
   accel.device = r.device;

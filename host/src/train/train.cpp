@@ -3,6 +3,7 @@
 #include "tandem/train.hpp"
 
 #include "tandem/accelerator.hpp"
+#include "estimate/run_memory.hpp"
 #include "tandem/data.hpp"
 #include "train/run_outputs.hpp"
 #include "train/training_loop.hpp"
@@ -17,9 +18,13 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
 
   // The engine, prepared as Accelerate would: one plugin, the data's batch size, the run's facts.
   refuse_cpu_run_of_several_processes(run.device, run.ranks, run.source);
+  // The config first, then whether the model and its batch can fit, before either is built.
+  DeepSpeedConfig config = load_deepspeed(run.deepspeed, run.deepspeed_source);
+  if (!options.skip_memory_check && run.device == RunDevice::cpu)
+    check_run_memory({{"model", &run.model, &config, true, run.ranks, run.micro_batch, run.seq_len}}, run.source);
   State::reset();
   PluginSet plugins;
-  plugins.add("train", DeepSpeedPlugin(load_deepspeed(run.deepspeed, run.deepspeed_source)));
+  plugins.add("train", DeepSpeedPlugin(std::move(config)));
   AcceleratorOptions accel;
   accel.world_size = run.ranks;
   accel.device = run.device;

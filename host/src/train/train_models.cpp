@@ -7,7 +7,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "estimate/run_memory.hpp"
 #include "tandem/accelerator.hpp"
+#include "io/regular_file.hpp"
 #include "train/checkpoint_dir.hpp"
 #include "train/progress.hpp"
 #include "train/run_file_reader.hpp"
@@ -73,10 +75,19 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   // The seed's second scenario: the first Accelerator holds every plugin, each other one is made
   // with no arguments and shares them; each selects its model's plugin and prepares it.
   refuse_cpu_run_of_several_processes(shared.device, shared.ranks, run.source);
+  std::vector<DeepSpeedConfig> configs;
+  for (const ModelRun& m : run.models) configs.push_back(load_deepspeed(m.run.deepspeed, m.run.deepspeed_source));
+  // Every model lives in this process: together they must fit, checked before any is built.
+  if (!options.skip_memory_check && shared.device == RunDevice::cpu) {
+    std::vector<ModelMemoryInputs> needs;
+    for (size_t i = 0; i < run.models.size(); ++i)
+      needs.push_back({"model \"" + run.models[i].name + "\"", &run.models[i].run.model, &configs[i], true,
+                       shared.ranks, shared.micro_batch, shared.seq_len});
+    check_run_memory(needs, run.source);
+  }
   State::reset();
   PluginSet plugins;
-  for (const ModelRun& m : run.models)
-    plugins.add(m.name, DeepSpeedPlugin(load_deepspeed(m.run.deepspeed, m.run.deepspeed_source)));
+  for (size_t i = 0; i < run.models.size(); ++i) plugins.add(run.models[i].name, DeepSpeedPlugin(std::move(configs[i])));
   AcceleratorOptions accel;
   accel.world_size = shared.ranks;
   accel.device = shared.device;
@@ -165,12 +176,11 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     }
   }
 
-  std::ofstream metrics;
+  std::optional<io::RegularFile> metrics;
   if (!shared.metrics.empty()) {
     std::filesystem::create_directories(shared.metrics.parent_path().empty() ? "." : shared.metrics.parent_path());
     truncate_metrics_after(shared.metrics, prepared.front().engine()->global_steps());
-    metrics.open(shared.metrics, std::ios::app);
-    if (!metrics) throw std::runtime_error("cannot write metrics to " + shared.metrics.string());
+    metrics = open_metrics(shared.metrics, run.source);
   }
 
   std::vector<ModelSummary> summaries;
@@ -217,12 +227,11 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
       TrainSummary& s = summaries[i].summary;
       std::optional<double> val_loss;
       if (eval) val_loss = e.evaluate(val);
-      if (metrics.is_open()) {
+      if (metrics) {
         json::Value record =
             metrics_record(step, reports[i], static_cast<double>(tokens_per_step) / step_seconds[i], val_loss);
         record.set("model", json::Value::string(summaries[i].name));
-        metrics << json::to_string(record) << "\n" << std::flush;
-        if (!metrics) throw_metrics_write_error(shared.metrics);
+        if (!metrics->write_all(json::to_string(record) + "\n")) throw_metrics_write_error(shared.metrics);
       }
       s.final_loss = reports[i].loss;
       if (val_loss) s.val_loss = val_loss;

@@ -76,6 +76,17 @@ void throw_metrics_write_error(const std::filesystem::path& metrics) {
                              "; the checkpoints written so far are intact");
 }
 
+io::RegularFile open_metrics(const std::filesystem::path& metrics, const std::string& source) {
+  try {
+    return io::RegularFile::open_for_appending(metrics);
+  } catch (const io::FileRefusal& e) {
+    if (e.why() == io::FileRefusal::Why::not_regular)
+      throw std::invalid_argument(source + ": metrics " + metrics.string() + " " + e.reason() +
+                                  "; metrics go to a regular file (or a path that does not exist yet)");
+    throw CheckpointWriteError("cannot write metrics to " + metrics.string() + ": " + e.reason());
+  }
+}
+
 std::vector<TokenBatch> next_batches(std::vector<data::DataLoader>& loaders) {
   std::vector<TokenBatch> out(loaders.size());
   for (size_t r = 0; r < loaders.size(); ++r) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "io/regular_file.hpp"
 #include "tandem/accelerator.hpp"
 #include "tandem/data.hpp"
 #include "tandem/train.hpp"
@@ -51,6 +52,11 @@ json::Value metric_number(double v);
 // A metrics line that could not be written (a full disk): CheckpointWriteError, which ends the run as a
 // checkpoint that cannot be written does (exit 3), with the OS's reason.
 [[noreturn]] void throw_metrics_write_error(const std::filesystem::path& metrics);
+
+// The metrics file opened for appending lines (created if absent). Checked on the open descriptor, so
+// that a FIFO, device or link put at the path after RunOutputs looked is refused too (std::invalid_argument,
+// exit 2) and never blocks the run; a file that cannot be opened is a CheckpointWriteError (exit 3).
+io::RegularFile open_metrics(const std::filesystem::path& metrics, const std::string& source);
 
 json::Value metrics_record(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val);
 

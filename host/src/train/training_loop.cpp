@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "io/regular_file.hpp"
 #include "train/checkpoint_dir.hpp"
 #include "train/progress.hpp"
 #include "train/run_outputs.hpp"
@@ -45,12 +46,11 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
   }
 
   // Metrics: one JSON line per optimizer step; a resumed run drops the lines after its checkpoint.
-  std::ofstream metrics;
+  std::optional<io::RegularFile> metrics;
   if (!outputs.metrics.empty()) {
     std::filesystem::create_directories(outputs.metrics.parent_path().empty() ? "." : outputs.metrics.parent_path());
     truncate_metrics_after(outputs.metrics, engine.global_steps());
-    metrics.open(outputs.metrics, std::ios::app);
-    if (!metrics) throw std::runtime_error("cannot write metrics to " + outputs.metrics.string());
+    metrics = open_metrics(outputs.metrics, run.source);
   }
 
   result.validation = validation_batches(loaders, run.eval_batches, run.source);
@@ -83,12 +83,11 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
     std::optional<double> val_loss;
     if (((run.eval_interval > 0 && step % run.eval_interval == 0) || last) && !result.validation.empty())
       val_loss = engine.evaluate(result.validation);
-    if (metrics.is_open()) {
+    if (metrics) {
       json::Value record = metrics_record(step, report, tokens_per_s, val_loss);
       record.set("ce_loss", metric_number(report.ce_loss));
       record.set("kd_loss", metric_number(report.kd_loss));
-      metrics << json::to_string(record) << "\n" << std::flush;
-      if (!metrics) throw_metrics_write_error(outputs.metrics);
+      if (!metrics->write_all(json::to_string(record) + "\n")) throw_metrics_write_error(outputs.metrics);
     }
     progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
     summary.final_loss = report.loss;
