@@ -85,6 +85,59 @@ TEST(Launch, EveryRankGetsTorchrunsVariablesAndMulticastOff) {
   fs::remove_all(dir);
 }
 
+// A torchrun command line works with the program's name changed: '_' spellings, --rdzv-endpoint,
+// --standalone, "cpu" as a count; what tandem cannot do is refused by name.
+TEST(Launch, TorchrunsSpellingsWork) {
+  const fs::path dir = fresh_dir("torchrun");
+  Result r = run("--nproc_per_node=2 --rdzv_endpoint 127.0.0.1:12399 --rdzv-backend c10d --rdzv_id job7 " + kProbe +
+                     " " + dir.string() + " env",
+                 dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string env = read(dir / ("rank" + std::to_string(rank) + ".env"));
+    EXPECT_THAT(env, HasSubstr("WORLD_SIZE=2\n"));
+    EXPECT_THAT(env, HasSubstr("MASTER_ADDR=127.0.0.1\n"));
+    EXPECT_THAT(env, HasSubstr("MASTER_PORT=12399\n"));
+  }
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  r = run("--standalone --nproc-per-node 2 " + kProbe + " " + dir.string() + " env", dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string env0 = read(dir / "rank0.env"), env1 = read(dir / "rank1.env");
+  const auto port = [](const std::string& env) {
+    const size_t at = env.find("MASTER_PORT=");
+    return at == std::string::npos ? std::string() : env.substr(at, env.find('\n', at) - at);
+  };
+  EXPECT_FALSE(port(env0).empty());
+  EXPECT_EQ(port(env0), port(env1));
+  EXPECT_NE(port(env0), "MASTER_PORT=29500") << "a free port, not the default";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  r = run("--nproc-per-node cpu " + kProbe + " " + dir.string() + " env", dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_THAT(read(dir / "rank0.env"),
+              HasSubstr("WORLD_SIZE=" + std::to_string(std::max(1u, std::thread::hardware_concurrency())) + "\n"));
+  fs::remove_all(dir);
+}
+
+TEST(Launch, WhatTorchrunDoesAndTandemCannotIsRefusedByName) {
+  const fs::path dir = fresh_dir("refused");
+  for (const auto& [arguments, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"--nnodes 1:4", "--nnodes 1:4: an elastic range"},
+           {"--max_restarts 3", "--max-restarts 3: tandem does not restart ranks"},
+           {"--rdzv-backend etcd", "--rdzv-backend etcd: tandem's rendezvous is rank 0 at the endpoint"},
+           {"--standalone --nnodes 2", "--standalone is one node on this machine"},
+           {"--rdzv-endpoint host:1 --master-port 2", "--rdzv-endpoint and --master-addr/--master-port"},
+           {"--nproc-per-nodes 2", "unrecognised option '--nproc-per-nodes' (did you mean --nproc-per-node?)"},
+           {"--nproc-per-node two", "--nproc-per-node two: expected a count from 1 to 1024"}}) {
+    const Result r = run(arguments + " -- " + kProbe + " " + dir.string() + " env", dir);
+    EXPECT_EQ(r.code, 2) << arguments << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr(reason)) << arguments;
+  }
+  EXPECT_FALSE(fs::exists(dir / "rank0.env")) << "nothing was started";
+  fs::remove_all(dir);
+}
+
 TEST(Launch, TheSecondNodeNumbersItsRanksAfterTheFirst) {
   const fs::path dir = fresh_dir("node1");
   const Result r = run("--nproc-per-node 2 --nnodes 2 --node-rank 1 --master-addr node0.example -- " + kProbe + " " +

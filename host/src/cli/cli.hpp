@@ -66,6 +66,9 @@ struct RunFlags {
 void add_run_flag_options(po::options_description& options);
 RunFlags read_run_flags(const po::variables_map& vm);
 // "trained N steps: train loss X, validation loss Y (unigram baseline Z), T tokens/s; checkpoint C"
+// " (did you mean --NAME?)" for an option that is not one of `options` but near one, else "".
+std::string did_you_mean(const std::string& option, const po::options_description& options);
+
 // A loss as printed, or `none` when there is none (no step ran, no validation data).
 std::string loss_text(const std::optional<double>& loss, const char* none);
 void print_training_summary(std::ostream& out, const TrainSummary& s);

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "text/near_miss.hpp"
 
 namespace tandem::cli {
 
@@ -121,10 +122,21 @@ bool parse(const Args& args, const po::options_description& options, const po::p
       return false;
     }
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    throw UsageError(std::string(e.what()) + did_you_mean(e.get_option_name(), all) + "\n" + usage);
   } catch (const po::error& e) {
     throw UsageError(std::string(e.what()) + "\n" + usage);
   }
   return true;
+}
+
+std::string did_you_mean(const std::string& option, const po::options_description& options) {
+  std::vector<std::string_view> names;
+  for (const auto& o : options.options()) names.push_back(o->long_name());
+  std::string_view word = option;
+  while (!word.empty() && word.front() == '-') word.remove_prefix(1);
+  const std::optional<std::string> near = text::nearest_name(word, names);
+  return near ? " (did you mean --" + *near + "?)" : "";
 }
 
 }  // namespace tandem::cli

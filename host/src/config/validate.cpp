@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "schema.hpp"
+#include "text/near_miss.hpp"
 #include "tree_access.hpp"
 
 namespace tandem::config_detail {
@@ -88,27 +89,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // " (did you mean \"reduce_bucket_size\"?)" for a near miss, else "".
 std::string suggestion(std::string_view unknown, const Block& block) {
   std::string_view best;
   size_t best_distance = std::max<size_t>(2, unknown.size() / 4) + 1;
   auto consider = [&](std::string_view name) {
-    const size_t d = edit_distance(lower(unknown), name);
+    const size_t d = text::edit_distance(lower(unknown), name);
     if (d < best_distance) {
       best_distance = d;
       best = name;
