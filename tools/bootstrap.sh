@@ -56,15 +56,23 @@ case "$mode" in
     exec "$root/tools/main-job.sh" "$build"
     ;;
   test)
+    # Each phase's seconds are printed, so that CI's log says where its time goes.
+    phase() { echo "bootstrap: $1 took $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
+    phase_start=$SECONDS
     install_missing
+    phase "installing"
     build_tree
+    phase "the build"
     ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
+    phase "the test suite"
     # Sanitizers: a subset that fits CI's time (the host library, every module, and the tests of
     # the pieces that parse input or run threads); tools/sanitize.sh asan runs everything.
     echo "bootstrap: tools/sanitize.sh asan (ASan+UBSan) on ${sanitize_targets}"
     TARGETS=$sanitize_targets JOBS=$jobs "$root/tools/sanitize.sh" asan
+    phase "the sanitizer build and tests"
     echo "bootstrap: tools/fuzz.sh ci (committed corpora, then ${FUZZ_SECONDS:-15} s of each fuzz target)"
     JOBS=$jobs "$root/tools/fuzz.sh" ci
+    phase "the fuzz build and runs"
     ;;
   *) echo "usage: $0 main|test|deps" >&2; exit 2 ;;
 esac
