@@ -61,7 +61,7 @@ void check_modules(const DeepSpeedConfig& config, const ModuleRegistry& registry
       throw ConfigError(config.source(), type->position(), type->path(), e.what());
     }
     const json::Value params = params_without_auto(block->is_object() ? block->find("params") : nullptr);
-    loader::bind_params(*module->descriptor, &params, config.source(),
+    loader::bind_params(registry.open(*module), &params, config.source(),
                         std::string(kind_name(b.kind)) + " module '" + module->name + "' from '" +
                             module->file.string() + "'");
   }
@@ -80,6 +80,7 @@ int check(const Args& args) {
 
   ModuleRegistry registry;
   registry.scan(ModuleRegistry::default_search_path(to_paths(dirs)));
+  warn_about_modules_that_died_loading(registry, std::cerr);
   int status = kExitOk;
   for (const std::string& file : files) {
     try {
