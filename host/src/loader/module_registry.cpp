@@ -14,6 +14,7 @@
 #include "loader/loaded_library.hpp"
 #include "loader/module_names.hpp"
 #include "loader/module_probe.hpp"
+#include "loader/probe_cache.hpp"
 #include "loader/param_binding.hpp"
 #include "tandem/registry.hpp"
 
@@ -157,14 +158,19 @@ void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
     pending.push_back(Pending{file, std::move(refusal), name_on_disk});
   }
 
-  // A file this process has loaded already is read here; the others by the probe.
+  // A file this process has loaded already is read here, one an earlier probe read unchanged comes
+  // from the probe cache (loader/probe_cache.hpp); the others go to the probe.
   std::vector<loader::ProbeOutcome> outcomes(pending.size());
   std::vector<fs::path> to_probe;
   std::vector<size_t> probed_index;
+  std::optional<loader::ProbeCache> cache;
+  if (!pending.empty()) cache.emplace();
   for (size_t i = 0; i < pending.size(); ++i) {
     if (loader::is_loaded_in_this_process(pending[i].file)) {
       std::shared_ptr<LoadedLibrary> unused;  // released at once: the earlier owner keeps it loaded
       outcomes[i] = loader::inspect_module_file(pending[i].file, unused);
+    } else if (std::optional<loader::ProbedModule> known = cache->find(pending[i].file)) {
+      outcomes[i].module = std::move(known);
     } else {
       to_probe.push_back(pending[i].file);
       probed_index.push_back(i);
@@ -172,7 +178,11 @@ void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
   }
   if (!to_probe.empty()) {
     std::vector<loader::ProbeOutcome> probed = loader::probe_module_files(to_probe, loader::module_probe_location(), timeout);
-    for (size_t j = 0; j < probed.size(); ++j) outcomes[probed_index[j]] = std::move(probed[j]);
+    for (size_t j = 0; j < probed.size(); ++j) {
+      if (probed[j].module) cache->remember(to_probe[j], *probed[j].module);
+      outcomes[probed_index[j]] = std::move(probed[j]);
+    }
+    cache->save();
   }
 
   std::vector<Candidate> batch;
