@@ -143,7 +143,6 @@ struct TandemRun {
   double seconds = 0;
 };
 TandemRun run_tandem(const std::vector<std::string>& args, const fs::path& logs) {
-  const WarmProbeCache cache;
   const ScopedEnv limit("TANDEM_MODULE_LOAD_TIMEOUT", "1");
   const Clock::time_point start = Clock::now();
   tandem::test::Child child(args, logs / "tandem");
@@ -155,6 +154,20 @@ TandemRun run_tandem(const std::vector<std::string>& args, const fs::path& logs)
   return r;
 }
 
+// One warm probe cache for all the command tests.
+class MisbehavingLoadCommands : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cache_ = new WarmProbeCache(); }
+  static void TearDownTestSuite() {
+    delete cache_;
+    cache_ = nullptr;
+  }
+
+ private:
+  static WarmProbeCache* cache_;
+};
+WarmProbeCache* MisbehavingLoadCommands::cache_ = nullptr;
+
 void expect_warned_about_each(const std::string& err, const MisbehavingDir& d) {
   EXPECT_THAT(err, HasSubstr("tandem: warning: refused module file '" + d.crash.string() +
                              "': loading it killed the probe process (SIGSEGV"));
@@ -164,7 +177,7 @@ void expect_warned_about_each(const std::string& err, const MisbehavingDir& d) {
                              "': did not finish loading within 1 s"));
 }
 
-TEST(MisbehavingLoadCommands, ConfigCheckNotSelectingThemWorksAndWarns) {
+TEST_F(MisbehavingLoadCommands, ConfigCheckNotSelectingThemWorksAndWarns) {
   MisbehavingDir d;
   const fs::path config = d.root.write("ok.json", R"({"train_batch_size": 8,
       "scheduler": {"type": "WarmupLR", "params": {"warmup_num_steps": 10}}})");
@@ -175,7 +188,7 @@ TEST(MisbehavingLoadCommands, ConfigCheckNotSelectingThemWorksAndWarns) {
   EXPECT_LT(r.seconds, 10.0);
 }
 
-TEST(MisbehavingLoadCommands, ConfigCheckSelectingOneFailsNamingTheFile) {
+TEST_F(MisbehavingLoadCommands, ConfigCheckSelectingOneFailsNamingTheFile) {
   MisbehavingDir d;
   for (const auto& [name, file, why] :
        {std::tuple("CrashOnLoad", d.crash, "loading it killed the probe process (SIGSEGV"),
@@ -193,7 +206,7 @@ TEST(MisbehavingLoadCommands, ConfigCheckSelectingOneFailsNamingTheFile) {
   }
 }
 
-TEST(MisbehavingLoadCommands, ModulesListsThemAsRefused) {
+TEST_F(MisbehavingLoadCommands, ModulesListsThemAsRefused) {
   MisbehavingDir d;
   const TandemRun r = run_tandem({"modules", "--verbose", "--module-path", d.dir.string()}, d.root.path());
   ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << r.status << "\n" << r.out << r.err;
@@ -204,7 +217,7 @@ TEST(MisbehavingLoadCommands, ModulesListsThemAsRefused) {
   EXPECT_THAT(r.out, HasSubstr("  " + d.hangs.string() + ": did not finish loading within 1 s"));
 }
 
-TEST(MisbehavingLoadCommands, TrainNotSelectingThemTrainsAndWarns) {
+TEST_F(MisbehavingLoadCommands, TrainNotSelectingThemTrainsAndWarns) {
   MisbehavingDir d;
   tandem::test::Scratch scratch("misbehaving-load");
   const fs::path run = scratch.write("run.json", tandem::test::train_run(2, (scratch / "ckpt").string(), 2));

@@ -19,10 +19,6 @@ namespace tandem::loader {
 // `what` is "module file" or "module directory".
 std::optional<std::string> check_not_writable_by_others(const std::filesystem::path& path, const char* what);
 
-}  // namespace tandem::loader
-
-namespace tandem::loader {
-
 // Whoever can rename an entry of a directory on the way to a module can put another file in its
 // place, so every directory that the lookup of `path` passes through is judged too: each component
 // of the path, and of each symlink's target met on the way (followed as the kernel does, hop by hop).

@@ -62,6 +62,9 @@ size_t run_probe(const std::vector<std::filesystem::path>& files, size_t first, 
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, write_end, kProbeResultFd);
+  // Nothing else of this process's: a probe left hanging until its time limit must not hold, say, the
+  // descriptor of a run's checkpoint lock (flock) or a socket.
+  posix_spawn_file_actions_addclosefrom_np(&actions, kProbeResultFd + 1);
   // The probe starts with no blocked signal and default actions, whatever this process set up (the
   // CLI blocks SIGINT/SIGTERM for its signal watcher): Ctrl-C stops it as it stops any child.
   posix_spawnattr_t attr;
