@@ -42,7 +42,8 @@ tandem=$prefix/bin/tandem
 [ -x "$tandem" ] || fail "no executable at $tandem"
 for f in include/tandem/scheduler.hpp include/tandem/abi.h include/tandem/stage/gradient_buckets.hpp \
          include/tandem/conformance/stage.hpp lib/cmake/tandem/tandemConfig.cmake \
-         lib/cmake/tandem/TandemModule.cmake lib/cmake/tandem/tandem_module.map lib/libtandem_compute.a; do
+         lib/cmake/tandem/TandemModule.cmake lib/cmake/tandem/tandem_module.map lib/libtandem_compute.a \
+         lib/tandem/tandem-module-probe; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 

@@ -9,13 +9,17 @@
 // small, of another ABI major or a newer minor (both versions named), or otherwise malformed
 // (loader/descriptor_validation.hpp); its file name libtandem-<kind>-<name>.so says something else
 // than its descriptor; or another file provides the same (kind, name) (all such files are refused,
-// each naming the others). Every other module still loads. A factory that fails is a ModuleError from
+// each naming the others); or reading its descriptor crashed, exited or hung the probe process
+// (loader/module_probe.hpp: descriptors are read in a child process, so that a scan runs no module's
+// code in this one). Every other module still loads. A module is opened in this process only when a
+// command uses it (open(), create()). A factory that fails is a ModuleError from
 // create() naming the module, its file, the status and the module's message.
 #pragma once
 
 #include <cstdint>
 #include <cstddef>
 #include <filesystem>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -47,6 +51,8 @@ std::string canonical_module_name(std::string_view name);
 // A loaded library. Shared by the registry entry and every instance made from it, so that the .so
 // stays mapped until the last instance is destroyed.
 class LoadedLibrary;
+// A module's library and descriptor once it is opened in this process (ModuleRegistry::open).
+struct ModuleLoad;
 
 struct ModuleInfo {
   ModuleKind kind;
@@ -57,8 +63,9 @@ struct ModuleInfo {
   uint16_t abi_major = 0;
   uint16_t abi_minor = 0;
   std::filesystem::path file;
-  const tandem_module_descriptor* descriptor = nullptr;  // valid while the registry lives
-  std::shared_ptr<LoadedLibrary> library;
+  // Empty until ModuleRegistry::open() opens the file in this process (a scan only probes it in a
+  // child process: loader/module_probe.hpp); then the library and its descriptor.
+  std::shared_ptr<ModuleLoad> load;
 };
 
 // A file that was not loaded, and why. The reason names what was found and what was expected,
@@ -70,6 +77,9 @@ struct Refusal {
   // the form libtandem-<kind>-<name>.so), so that get() can point at it when the name is asked for.
   std::optional<ModuleKind> kind;
   std::string name;
+  // Loading the file killed the probe process, ended it (exit) or ran out of time: a module that
+  // would have taken the command down. Commands warn about these even when nobody selects them.
+  bool died_loading = false;
 
   // One line for a user: "refused module file '<file>': <reason>".
   std::string message() const;
@@ -133,7 +143,8 @@ class ModuleRegistry {
       const std::vector<std::filesystem::path>& extra = {});
 
   // Scans each directory (non-recursively, files in name order) for files named libtandem-*.so and
-  // reads their descriptors; nothing is created. A directory that does not exist is skipped; one
+  // reads their descriptors in a probe process (TANDEM_MODULE_LOAD_TIMEOUT seconds per file, default
+  // 20; a value that is not a positive number is a ModuleError); nothing is loaded here nor created. A directory that does not exist is skipped; one
   // that others can write to is a refusal and none of its files is loaded. May be called more than
   // once: a file already seen (same canonical path, loaded or refused) is not read again, and a
   // module that a later scan finds a second copy of is refused with that copy (both named).
@@ -155,8 +166,14 @@ class ModuleRegistry {
   // refused file that would have provided it, if any).
   const ModuleInfo& get(ModuleKind kind, std::string_view name) const;
 
+  // Opens the module in this process, once (ELF check, dlopen, entry point, descriptor validated again
+  // and compared with what the scan read); later calls return the same descriptor, valid while the
+  // registry lives. Throws ModuleError naming the file if it cannot be opened or now says otherwise.
+  // Thread-safe.
+  const tandem_module_descriptor& open(const ModuleInfo& module) const;
+
   // Validates `params` (a JSON object, or null for "no params") against the module's schema, fills
-  // defaults, and calls the module's factory. `source` names the config text for messages; `label`
+  // defaults, and calls the module's factory (opening the module first). `source` names the config text for messages; `label`
   // names the instance ("student.scheduler"). Throws ModuleError with the JSON path and line:column
   // of the offending value, or the file and the factory's status and reason.
   std::shared_ptr<ModuleInstance> create(const ModuleInfo& module, const json::Value* params,
@@ -179,5 +196,9 @@ class ModuleRegistry {
   };
   std::vector<Contested> contested_;
 };
+
+// Writes "tandem: warning: <refusal>" to `out` for each file whose load killed, ended or hung the
+// probe (Refusal::died_loading): a command that does not select them works, and still says so.
+void warn_about_modules_that_died_loading(const ModuleRegistry& registry, std::ostream& out);
 
 }  // namespace tandem

@@ -67,7 +67,7 @@ void check_modules(const DeepSpeedConfig& config, const ModuleRegistry& registry
       throw ConfigError(config.source(), type->position(), type->path(), e.what());
     }
     // An "auto" is present (a run resolves it); everything else must fit the module's schema.
-    loader::bind_params(*module->descriptor, block->is_object() ? block->find("params") : nullptr, config.source(),
+    loader::bind_params(registry.open(*module), block->is_object() ? block->find("params") : nullptr, config.source(),
                         std::string(kind_name(b.kind)) + " module '" + module->name + "' from '" +
                             module->file.string() + "'",
                         /*autos_pending=*/true);
@@ -87,6 +87,7 @@ int check(const Args& args) {
 
   ModuleRegistry registry;
   registry.scan(ModuleRegistry::default_search_path(to_paths(dirs)));
+  warn_about_modules_that_died_loading(registry, std::cerr);
   int status = kExitOk;
   for (const std::string& file : files) {
     try {

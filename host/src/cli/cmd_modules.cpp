@@ -36,8 +36,16 @@ std::string range_text(const tandem_param_spec& p) {
   return s.str();
 }
 
-void print_schema(const ModuleInfo& m) {
-  const tandem_module_descriptor& d = *m.descriptor;
+void print_schema(const ModuleRegistry& registry, const ModuleInfo& m) {
+  // The parameters are in the descriptor: the module is opened here (its probe succeeded).
+  const tandem_module_descriptor* opened = nullptr;
+  try {
+    opened = &registry.open(m);
+  } catch (const ModuleError& e) {
+    std::cout << "    (cannot show its parameters: " << e.what() << ")\n";
+    return;
+  }
+  const tandem_module_descriptor& d = *opened;
   if (d.param_count == 0) {
     std::cout << "    (no parameters)\n";
     return;
@@ -81,7 +89,7 @@ int run_modules(const Args& args) {
               << (std::to_string(m.abi_major) + "." + std::to_string(m.abi_minor)) << " " << m.file.string() << "\n";
     if (vm.count("verbose")) {
       std::cout << "    " << m.summary << "\n";
-      print_schema(m);
+      print_schema(registry, m);
     }
   }
   if (registry.modules().empty()) std::cout << "(no modules found)\n";

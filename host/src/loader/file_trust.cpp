@@ -1,4 +1,5 @@
-// check_not_writable_by_others(): see file_trust.hpp for the rule and why.
+// check_not_writable_by_others() and check_path_not_replaceable_by_others(): see file_trust.hpp
+// for the rules and why.
 #include "loader/file_trust.hpp"
 
 #include <grp.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 namespace tandem::loader {
@@ -63,6 +65,73 @@ std::optional<std::string> check_not_writable_by_others(const std::filesystem::p
     return subject + " belongs to " + user_text(st.st_uid) + ", neither this process's " + user_text(me) +
            " nor root; " + why + "; fix: chown it to yourself or root (or remove it)";
   return std::nullopt;
+}
+
+namespace {
+
+// The lookup of a path, component by component, with symlinks expanded in place as the kernel does.
+// `visit(dir, entry)` is called for every directory the lookup reads an entry from; it returns a
+// reason to stop, or nullopt. `via` is the last symlink followed ("" if none yet).
+template <class Visit>
+std::optional<std::string> walk_lookup(const std::filesystem::path& path, Visit visit) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path start = fs::absolute(path, ec);
+  if (ec) return std::nullopt;  // the later checks name the file
+  std::deque<std::string> rest;
+  for (const fs::path& part : start.relative_path()) rest.push_back(part.string());
+  fs::path at = "/";
+  std::string via;
+  int hops = 0;
+  while (!rest.empty()) {
+    const std::string name = rest.front();
+    rest.pop_front();
+    if (name.empty() || name == ".") continue;
+    if (name == "..") {
+      at = at.parent_path();
+      continue;
+    }
+    if (auto bad = visit(at, name, via)) return bad;
+    const fs::path next = at / name;
+    struct stat st {};
+    if (::lstat(next.c_str(), &st) != 0) return std::nullopt;  // missing: the later checks say so
+    if (!S_ISLNK(st.st_mode)) {
+      at = next;
+      continue;
+    }
+    if (++hops > 40) return std::nullopt;  // a loop: canonical() in the caller reports it
+    const fs::path target = fs::read_symlink(next, ec);
+    if (ec) return std::nullopt;
+    via = next.string();
+    std::deque<std::string> expanded;
+    for (const fs::path& part : target.relative_path()) expanded.push_back(part.string());
+    rest.insert(rest.begin(), expanded.begin(), expanded.end());
+    if (target.is_absolute()) at = "/";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> check_path_not_replaceable_by_others(const std::filesystem::path& path, const char* what) {
+  const uid_t me = ::geteuid();
+  return walk_lookup(path, [&](const std::filesystem::path& dir, const std::string& entry,
+                               const std::string& via) -> std::optional<std::string> {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & S_IWOTH) == 0) return std::nullopt;
+    const std::string subject = std::string("the ") + what + " is reached through '" +
+                                dir.string() + "'" + (via.empty() ? "" : " (the target of the symlink '" + via + "')");
+    const std::string why = "any user can put another file there; loading a module runs its code in this process";
+    if ((st.st_mode & S_ISVTX) == 0)
+      return subject + ", a directory writable by every user without the sticky bit (mode " + octal_mode(st.st_mode) +
+             "); " + why + "; fix: chmod o-w '" + dir.string() + "', or move the module out of it";
+    struct stat entry_st {};
+    if (::lstat((dir / entry).c_str(), &entry_st) == 0 && entry_st.st_uid != me && entry_st.st_uid != 0)
+      return subject + ", a directory every user can write (mode " + octal_mode(st.st_mode) + "), whose entry '" +
+             entry + "' belongs to " + user_text(entry_st.st_uid) + ", neither this process's " + user_text(me) +
+             " nor root; that user can replace it; fix: move the module into a directory of your own";
+    return std::nullopt;
+  });
 }
 
 }  // namespace tandem::loader

@@ -1,14 +1,20 @@
 // ModuleRegistry: scanning, refusing, deduplicating and looking up modules; creating instances.
-// Each file goes through the same steps (loader/*.hpp): who may write it, its ELF headers, dlopen,
-// the entry point, the descriptor, its file name; then duplicates are settled for the whole batch.
+// Each file goes through the same steps (loader/*.hpp): who may write it or a directory on its way,
+// its file name; then, in a probe process, its ELF headers, dlopen, the entry point, the descriptor;
+// then its file name against the descriptor, and duplicates are settled for the whole batch. The
+// module is opened in this process only when a command uses it (open()).
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <ostream>
 
 #include "loader/descriptor_validation.hpp"
 #include "loader/file_trust.hpp"
 #include "loader/loaded_library.hpp"
 #include "loader/module_names.hpp"
+#include "loader/module_probe.hpp"
+#include "loader/probe_cache.hpp"
 #include "loader/param_binding.hpp"
 #include "tandem/registry.hpp"
 
@@ -20,6 +26,13 @@ std::string Refusal::message() const { return "refused module file '" + file.str
 
 struct ModuleRegistry::Candidate {
   ModuleInfo info;
+};
+
+// Filled by ModuleRegistry::open() the first time a command uses the module.
+struct ModuleLoad {
+  std::mutex mutex;
+  std::shared_ptr<LoadedLibrary> library;
+  const tandem_module_descriptor* descriptor = nullptr;
 };
 
 namespace {
@@ -69,7 +82,9 @@ void ModuleRegistry::scan(const std::vector<fs::path>& directories) {
     if (!ec && std::find(seen_directories.begin(), seen_directories.end(), canonical) != seen_directories.end())
       continue;
     seen_directories.push_back(canonical);
-    if (auto bad = loader::check_not_writable_by_others(dir, "module directory")) {
+    std::optional<std::string> bad = loader::check_not_writable_by_others(dir, "module directory");
+    if (!bad) bad = loader::check_path_not_replaceable_by_others(dir, "module directory");
+    if (bad) {
       refusals_.push_back(Refusal{dir, *bad + "; none of its modules was loaded", std::nullopt, {}});
       continue;
     }
@@ -89,7 +104,15 @@ void ModuleRegistry::scan(const std::vector<fs::path>& directories) {
 void ModuleRegistry::load_file(const fs::path& file) { load_batch({file}); }
 
 void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
-  std::vector<Candidate> batch;
+  const double timeout = loader::module_load_timeout_seconds();  // a bad value is an error before any work
+  // First what needs no code of the file: its path, who may write it, its name. Then, for the files
+  // left, their descriptors from the probe process; then what the descriptors must agree with.
+  struct Pending {
+    fs::path file;
+    Refusal refusal;
+    std::optional<loader::ModuleFileName> name_on_disk;
+  };
+  std::vector<Pending> pending;
   for (const fs::path& file : files) {
     Refusal refusal{file, {}, std::nullopt, {}};
     const std::string file_name = file.filename().string();
@@ -117,9 +140,13 @@ void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
       refuse("not a regular file");
       continue;
     }
-    // Checked before dlopen runs any of the file's code. Between this check and dlopen only the
-    // owner or root can change the file, and those are trusted by the rule itself.
+    // Checked before any of the file's code runs. Between this check and dlopen only the owner or
+    // root can change the file or a directory on its way, and those are trusted by the rules themselves.
     if (auto bad = loader::check_not_writable_by_others(file, "module file")) {
+      refuse(*bad);
+      continue;
+    }
+    if (auto bad = loader::check_path_not_replaceable_by_others(file, "module file")) {
       refuse(*bad);
       continue;
     }
@@ -128,43 +155,71 @@ void ModuleRegistry::load_batch(const std::vector<fs::path>& files) {
              "comm, model");
       continue;
     }
-    std::string reason;
-    std::shared_ptr<LoadedLibrary> library = LoadedLibrary::open(file, reason);
-    if (!library) {
-      refuse(reason);
+    pending.push_back(Pending{file, std::move(refusal), name_on_disk});
+  }
+
+  // A file this process has loaded already is read here, one an earlier probe read unchanged comes
+  // from the probe cache (loader/probe_cache.hpp); the others go to the probe.
+  std::vector<loader::ProbeOutcome> outcomes(pending.size());
+  std::vector<fs::path> to_probe;
+  std::vector<size_t> probed_index;
+  std::optional<loader::ProbeCache> cache;
+  if (!pending.empty()) cache.emplace();
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (loader::is_loaded_in_this_process(pending[i].file)) {
+      std::shared_ptr<LoadedLibrary> unused;  // released at once: the earlier owner keeps it loaded
+      outcomes[i] = loader::inspect_module_file(pending[i].file, unused);
+    } else if (std::optional<loader::ProbedModule> known = cache->find(pending[i].file)) {
+      outcomes[i].module = std::move(known);
+    } else {
+      to_probe.push_back(pending[i].file);
+      probed_index.push_back(i);
+    }
+  }
+  if (!to_probe.empty()) {
+    std::vector<loader::ProbeOutcome> probed = loader::probe_module_files(to_probe, loader::module_probe_location(), timeout);
+    for (size_t j = 0; j < probed.size(); ++j) {
+      if (probed[j].module) cache->remember(to_probe[j], *probed[j].module);
+      outcomes[probed_index[j]] = std::move(probed[j]);
+    }
+    cache->save();
+  }
+
+  std::vector<Candidate> batch;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    Pending& p = pending[i];
+    loader::ProbeOutcome& outcome = outcomes[i];
+    Refusal& refusal = p.refusal;
+    auto refuse = [&](std::string reason) {
+      refusal.reason = std::move(reason);
+      refusals_.push_back(std::move(refusal));
+    };
+    if (!outcome.module) {
+      refusal.died_loading = outcome.died;
+      refuse(outcome.refusal);
       continue;
     }
-    const tandem_module_descriptor* descriptor = library->call_entry_point(reason);
-    if (!reason.empty()) {
-      refuse(reason);
-      continue;
-    }
-    if (auto bad = loader::validate_descriptor(descriptor)) {
-      refuse(*bad);
-      continue;
-    }
-    const auto kind = static_cast<ModuleKind>(descriptor->kind);
-    refusal.kind = kind;
-    refusal.name = descriptor->name;
+    const loader::ProbedModule& probed = *outcome.module;
+    refusal.kind = probed.kind;
+    refusal.name = probed.name;
     // The name on disk must say what the file is, so that a listing of the directory stays honest.
-    if (name_on_disk && (name_on_disk->kind != kind ||
-                         canonical_module_name(name_on_disk->name) != canonical_module_name(descriptor->name))) {
-      refuse("the file name says " + module_label(name_on_disk->kind, name_on_disk->name) + " but the module is " +
-             module_label(kind, descriptor->name) + "; rename the file to libtandem-" + std::string(kind_name(kind)) +
-             "-" + descriptor->name + ".so");
+    if (p.name_on_disk && (p.name_on_disk->kind != probed.kind ||
+                           canonical_module_name(p.name_on_disk->name) != canonical_module_name(probed.name))) {
+      refuse("the file name says " + module_label(p.name_on_disk->kind, p.name_on_disk->name) + " but the module is " +
+             module_label(probed.kind, probed.name) + "; rename the file to libtandem-" +
+             std::string(kind_name(probed.kind)) + "-" + probed.name + ".so");
       continue;
     }
     ModuleInfo info;
-    info.kind = kind;
-    info.name = descriptor->name;
-    info.canonical_name = canonical_module_name(descriptor->name);
-    info.version = descriptor->version;
-    info.summary = descriptor->summary;
-    info.abi_major = descriptor->abi_major;
-    info.abi_minor = descriptor->abi_minor;
-    info.file = file;
-    info.descriptor = descriptor;
-    info.library = std::move(library);
+    info.kind = probed.kind;
+    info.name = probed.name;
+    info.canonical_name = canonical_module_name(probed.name);
+    info.version = probed.version;
+    info.summary = probed.summary;
+    info.abi_major = probed.abi_major;
+    info.abi_minor = probed.abi_minor;
+    info.file = p.file;
+    info.load = std::make_shared<ModuleLoad>();
     batch.push_back(Candidate{std::move(info)});
   }
 
@@ -246,11 +301,37 @@ const ModuleInfo& ModuleRegistry::get(ModuleKind kind, std::string_view name) co
   throw ModuleError(message);
 }
 
+const tandem_module_descriptor& ModuleRegistry::open(const ModuleInfo& module) const {
+  if (module.load == nullptr) throw ModuleError("'" + module.name + "' is not a module of this registry");
+  ModuleLoad& load = *module.load;
+  std::lock_guard lock(load.mutex);
+  if (load.descriptor != nullptr) return *load.descriptor;
+  const std::string context = module_label(module.kind, module.name) + " from '" + module.file.string() + "'";
+  std::string reason;
+  std::shared_ptr<LoadedLibrary> library = LoadedLibrary::open(module.file, reason);
+  if (!library) throw ModuleError(context + ": " + reason);
+  const tandem_module_descriptor* descriptor = library->call_entry_point(reason);
+  if (!reason.empty()) throw ModuleError(context + ": " + reason);
+  if (auto bad = loader::validate_descriptor(descriptor)) throw ModuleError(context + ": " + *bad);
+  // The probe read this file a moment ago; only its owner or root could have changed it since.
+  if (static_cast<ModuleKind>(descriptor->kind) != module.kind ||
+      canonical_module_name(descriptor->name) != module.canonical_name)
+    throw ModuleError(context + ": the file now provides " +
+                      module_label(static_cast<ModuleKind>(descriptor->kind), descriptor->name) +
+                      ", not what the scan found; run the command again");
+  load.library = std::move(library);
+  load.descriptor = descriptor;
+  return *descriptor;
+}
+
+void warn_about_modules_that_died_loading(const ModuleRegistry& registry, std::ostream& out) {
+  for (const Refusal& r : registry.refusals())
+    if (r.died_loading) out << "tandem: warning: " << r.message() << "\n";
+}
+
 std::shared_ptr<ModuleInstance> ModuleRegistry::create(const ModuleInfo& module, const json::Value* params,
                                                        const std::string& source, const std::string& label) const {
-  if (module.descriptor == nullptr || module.library == nullptr)
-    throw ModuleError("create: '" + module.name + "' is not a loaded module (no descriptor)");
-  const tandem_module_descriptor& d = *module.descriptor;
+  const tandem_module_descriptor& d = open(module);
   const std::string context = module_label(module.kind, module.name) + " from '" + module.file.string() + "'";
   const std::string instance_name = label.empty() ? module.name : label;
 
@@ -279,7 +360,7 @@ std::shared_ptr<ModuleInstance> ModuleRegistry::create(const ModuleInfo& module,
   if (handle == nullptr)
     throw ModuleError(context + ": creating '" + instance_name + "': the factory returned OK but no instance");
   try {
-    return std::make_shared<ModuleInstance>(module.library, module.descriptor, handle, instance_name, module.file);
+    return std::make_shared<ModuleInstance>(module.load->library, &d, handle, instance_name, module.file);
   } catch (...) {
     d.destroy(handle);
     throw;

@@ -1,12 +1,17 @@
-// ModuleRegistry::default_search_path(): where modules are looked for when nobody says otherwise.
+// ModuleRegistry::default_search_path(): where modules are looked for when nobody says otherwise;
+// module_probe_location(): where the probe program is, found the same way.
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>
 #include <string_view>
 
+#include "loader/module_probe.hpp"
 #include "tandem/registry.hpp"
 
 #ifndef TANDEM_MODULE_SUBDIR
 #error "host/CMakeLists.txt defines TANDEM_MODULE_SUBDIR (the module directory relative to libtandem's)"
+#endif
+#ifndef TANDEM_PROBE_SUBPATH
+#error "host/CMakeLists.txt defines TANDEM_PROBE_SUBPATH (tandem-module-probe relative to libtandem's directory)"
 #endif
 
 namespace tandem {
@@ -26,6 +31,16 @@ std::filesystem::path libtandem_location() {
 }
 
 }  // namespace
+
+namespace loader {
+
+std::filesystem::path module_probe_location() {
+  const std::filesystem::path lib = libtandem_location();
+  if (lib.empty()) return "tandem-module-probe";  // not found: the spawn's error then names it
+  return lib.parent_path() / TANDEM_PROBE_SUBPATH;
+}
+
+}  // namespace loader
 
 std::vector<std::filesystem::path> ModuleRegistry::default_search_path(const std::vector<std::filesystem::path>& extra) {
   std::vector<std::filesystem::path> out;

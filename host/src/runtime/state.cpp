@@ -1,5 +1,6 @@
 // The process-wide State: the one piece of global mutable data in libtandem (DESIGN.md). It holds the
 // plugins, the active plugin's name and the module registry; Accelerators share it.
+#include <iostream>
 #include <mutex>
 
 #include "device/gpu.hpp"
@@ -49,6 +50,7 @@ State::State(PluginSet plugins, AcceleratorOptions options)
     throw PluginError("a GPU process is one rank (world_size " + std::to_string(options_.world_size) +
                       " asks for thread-ranks, which are for the cpu): start one process per GPU instead");
   registry_->scan(ModuleRegistry::default_search_path(options_.module_path));
+  warn_about_modules_that_died_loading(*registry_, std::cerr);
 }
 
 State::~State() {
