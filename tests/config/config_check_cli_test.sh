@@ -74,6 +74,35 @@ cat > "$work/bad_type.json" <<'JSON'
 JSON
 refused bad_type "bad_type.json:1:16: optimizer.type: no optimizer module named 'AdamWW'"
 
+# Every DeepSpeed optimizer name: the unimplemented ones refused by name at the type, with what exists.
+cat > "$work/onebit.json" <<'JSON'
+{"optimizer": {"type": "OneBitAdam", "params": {"lr": 0.001}}}
+JSON
+refused onebit "onebit.json:1:16: optimizer.type: optimizer.type \"OneBitAdam\" is a DeepSpeed optimizer tandem does not implement (1-bit Adam"
+grep -qF "available: adam, adamw, lamb, lion" "$work/onebit.err" || { cat "$work/onebit.err"; fail "OneBitAdam: what exists is not listed"; }
+for t in ZeroOneAdam OneBitLamb MuAdam MuAdamW MuSGD Adagrad Muon; do
+  printf '{"optimizer": {"type": "%s"}}\n' "$t" > "$work/ds_$t.json"
+  refused "ds_$t" "optimizer.type \"$t\" is a DeepSpeed optimizer tandem does not implement"
+done
+
+# Under ZeRO, DeepSpeed refuses an optimizer outside its tested list (Lamb: FusedLamb) unless
+# zero_allow_untested_optimizer is true; Lion (FusedLion) and Adam are tested.
+cat > "$work/lamb_zero.json" <<'JSON'
+{"optimizer": {"type": "Lamb", "params": {"lr": 0.001}}, "zero_optimization": {"stage": 1}}
+JSON
+refused lamb_zero "lamb_zero.json:1:16: optimizer.type: optimizer.type \"Lamb\" under ZeRO stage 1 is an optimizer DeepSpeed has not tested with ZeRO"
+cat > "$work/lamb_allowed.json" <<'JSON'
+{"optimizer": {"type": "Lamb", "params": {"lr": 0.001, "max_coeff": 5.0}}, "zero_optimization": {"stage": 2},
+ "zero_allow_untested_optimizer": true}
+JSON
+"$tandem" config check "$work/lamb_allowed.json" > "$work/lamb_allowed.out" 2> "$work/lamb_allowed.err" ||
+  { cat "$work/lamb_allowed.out" "$work/lamb_allowed.err"; fail "Lamb with zero_allow_untested_optimizer is refused"; }
+grep -qF "untested optimizer" "$work/lamb_allowed.err" || { cat "$work/lamb_allowed.err"; fail "Lamb under ZeRO: no warning"; }
+for f in '{"optimizer": {"type": "Lamb"}}' '{"optimizer": {"type": "Lion", "params": {"betas": [0.9, 0.99]}}, "zero_optimization": {"stage": 3}}'; do
+  printf '%s\n' "$f" > "$work/ok_opt.json"
+  "$tandem" config check "$work/ok_opt.json" > "$work/ok_opt.out" 2>&1 || { cat "$work/ok_opt.out"; fail "refused: $f"; }
+done
+
 cat > "$work/betas.json" <<'JSON'
 {"optimizer": {"type": "AdamW", "params": {"lr": 0.001, "betas": [0.9, 1.5]}}}
 JSON

@@ -153,6 +153,7 @@ struct ModuleBlock {
   std::string type;          // as written, e.g. "AdamW"
   json::Value params;        // the "params" object (an empty object when the config has none)
   json::Position position;   // where the block's key starts
+  json::Position type_position;  // where its "type" value is (the block's position for a bare name)
   std::string path;          // "optimizer", "scheduler" or "tandem.stage_module"
 };
 

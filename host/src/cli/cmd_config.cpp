@@ -60,8 +60,18 @@ void check_modules(const DeepSpeedConfig& config, const ModuleRegistry& registry
     const ModuleInfo* module = nullptr;
     try {
       std::string wanted = type->as_string();  // as spelled, for the message when there is no such module
-      if (b.kind == ModuleKind::Optimizer && optimizer_module_name(wanted) != canonical_module_name(wanted))
-        wanted = optimizer_module_name(wanted);  // DeepSpeed's other name for a module ("Adam": adamw)
+      if (b.kind == ModuleKind::Optimizer) {
+        // DeepSpeed's names (engine/optimizer_module: "Adam" is adamw, "OneBitAdam" is refused) and its
+        // rule for untested optimizers under ZeRO, as a run applies them.
+        const std::string module_name =
+            optimizer_module_name(wanted, registry, config.source(), type->position(), type->path());
+        if (module_name != canonical_module_name(wanted)) wanted = module_name;
+        const json::Value* allow = config.tree().find("zero_allow_untested_optimizer");
+        const std::string warning = check_untested_zero_optimizer(
+            type->as_string(), config.zero_stage().value_or(0), allow != nullptr && allow->is_bool() && allow->as_bool(),
+            config.source(), type->position(), type->path());
+        if (!warning.empty()) std::cerr << "warning: " << config.source() << ": " << warning << "\n";
+      }
       module = &registry.get(b.kind, wanted);
     } catch (const ModuleError& e) {
       throw ConfigError(config.source(), type->position(), type->path(), e.what());

@@ -159,6 +159,7 @@ std::optional<ModuleBlock> module_block(const json::Value& tree, const char* nam
   if (block == nullptr || !block->is_object()) return std::nullopt;
   ModuleBlock m;
   m.type = block->find("type")->as_string();  // required: validated
+  m.type_position = block->find("type")->position();
   const json::Value* params = block->find("params");
   if (params != nullptr && params->is_object()) {
     m.params = *params;
@@ -190,6 +191,7 @@ std::optional<ModuleBlock> stage_module_block(const json::Value& tree) {
   m.params.set_position(stage->position());
   json::assign_paths(m.params, "tandem.stage_module.params");
   m.position = stage->position();
+  m.type_position = stage->position();
   m.path = "tandem.stage_module";
   return m;
 }

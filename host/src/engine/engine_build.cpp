@@ -25,11 +25,24 @@ struct OptimizerChoice {
 // "AdamW" runs on cpu_adamw, the host-side kernel at the memory-bandwidth limit, with the same params.
 OptimizerChoice choose_optimizer(const ModuleBlock& block, const ResolvedConfig& config,
                                  const ModuleRegistry& registry) {
-  OptimizerChoice choice{optimizer_module_name(block.type), block.params};
+  const std::string type_path = block.path + ".type";
+  OptimizerChoice choice{optimizer_module_name(block.type, registry, config.source, block.type_position, type_path),
+                         block.params};
+  const std::string warning =
+      check_untested_zero_optimizer(block.type, config.zero.stage, config.zero_allow_untested_optimizer,
+                                    config.source, block.type_position, type_path);
+  if (!warning.empty()) std::fprintf(stderr, "warning: %s: %s\n", config.source.c_str(), warning.c_str());
   if (canonical_module_name(block.type) == "adamw") {
     json::Value forced = json::Value::boolean(true);
     forced.set_position(block.position);
     choice.params.set("adam_w_mode", std::move(forced));
+  }
+  // DeepSpeed's ZeRO 1-3 hand FusedLamb each group's flat partition, so its trust ratio is over the
+  // rank's partition of a group, not each parameter (modules/optimizer/lamb).
+  if (choice.module == "lamb" && config.zero.stage >= 1) {
+    json::Value flat = json::Value::boolean(true);
+    flat.set_position(block.position);
+    choice.params.set("partition_norms", std::move(flat));
   }
   if (config.zero.optimizer_offload_device() != OffloadDevice::None && config.zero.stage != 0) {
     const std::string host_module = "cpu_" + choice.module;

@@ -48,6 +48,13 @@ struct ReferenceConfig {
   // gradient g already multiplied by grad_scale, the group's hyper-parameters and the 1-based step.
   std::function<void(const sdk::OptimizerHparams& h, int64_t step, double& p, double g, std::span<double> state)>
       update;
+  // For a rule that is not elementwise (LAMB: a trust ratio from the norms of a whole tensor): updates
+  // one group's range at once, p and state[k] in place, g already multiplied by grad_scale. When set,
+  // `update` is not used, and the shard-cut test cuts between groups (a cut inside one would change
+  // its norms, as it does in DeepSpeed, where each rank's partition is one tensor).
+  std::function<void(const sdk::OptimizerHparams& h, int64_t step, std::span<double> p, std::span<const double> g,
+                     std::span<std::vector<double>> state)>
+      update_range;
 };
 
 // Params the module must refuse.
