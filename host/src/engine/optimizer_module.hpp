@@ -26,8 +26,9 @@ std::string optimizer_module_name(std::string_view config_type, const ModuleRegi
                                   const std::string& source, json::Position type_position,
                                   const std::string& type_path);
 
-// DeepSpeed's _do_optimizer_sanity_check: under ZeRO (stage >= 1) an optimizer outside its tested
-// list needs "zero_allow_untested_optimizer": true. Throws ConfigError at the type without it;
+// DeepSpeed's _do_optimizer_sanity_check: under ZeRO (stage >= 1) one of DeepSpeed's optimizer names
+// outside its tested list (Lamb) needs "zero_allow_untested_optimizer": true; a module by its own name
+// does not (docs/configs.md). Throws ConfigError at the type without it;
 // returns a warning text (DeepSpeed's "proceed with caution") when the flag lets it through, else "".
 std::string check_untested_zero_optimizer(std::string_view config_type, int zero_stage, bool allow_untested,
                                           const std::string& source, json::Position type_position,
