@@ -229,7 +229,7 @@ TEST(Launch, SigtermReachesEveryRank) {
 
 TEST(Launch, BadOptionsAreRefused) {
   const fs::path dir = fresh_dir("bad");
-  EXPECT_THAT(run("--nproc-per-node 0 -- true", dir).output, HasSubstr("--nproc-per-node 0: 1 to 1024 processes"));
+  EXPECT_THAT(run("--nproc-per-node 0 -- true", dir).output, HasSubstr("--nproc-per-node 0: expected a count from 1 to 1024"));
   EXPECT_THAT(run("--nnodes 2 -- true", dir).output, HasSubstr("--master-addr is needed with 2 nodes"));
   EXPECT_THAT(run("--nnodes 2 --node-rank 2 --master-addr h -- true", dir).output,
               HasSubstr("--node-rank 2 is not a node of 2"));
