@@ -5,6 +5,7 @@
 // computation's). Heads of 64 (the tensor-core attention in bf16), a sequence that is no multiple
 // of the 64-row tiles, a vocabulary that is no multiple of anything.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -122,6 +123,79 @@ TYPED_TEST(CudaGpt, ForwardAndBackwardMatchDoubleCpuModel) {
   cuda::synchronize();
   cuda::copy_to_host(host2.data(), again.data, host2.size() * sizeof(T));
   EXPECT_EQ(0, std::memcmp(host.data(), host2.data(), host.size() * sizeof(T))) << "inference forward " << tag;
+}
+
+// The bf16 model's residual stream is fp32 (gpt_cuda_model.hpp). A model built so that rounding the
+// stream is what a bf16 stream would get wrong: 10 blocks whose branches are small beside the stream
+// (c_proj weights scaled so a branch adds about 5% of its size), so the stream is rounded to bf16 21
+// times (the embedding, then twice per block) while every other rounding is scaled down by the
+// branches' 0.05 or happens once at the end (ln_f's output, the logits).
+//
+// The bar, from bf16's rounding: a value rounded to bf16 (8 significant bits) errs uniformly within
+// half an ulp, so over values spread across a binade ||round(x) - x|| / ||x|| = 2^-7 / sqrt(12 *
+// E[m^2]) with m uniform in [1, 2), E[m^2] = 7/3: r = 1.5e-3 per rounding, carried 1:1 through
+// LayerNorm and random linear maps, and independent roundings add in quadrature. fp32 stream: ln_f's
+// output and the logits, sqrt(2) r = 2.1e-3, plus the branches' own roundings (about sqrt(5) r each,
+// times 0.05, 20 branches: 0.8e-3): 2.3e-3. bf16 stream: 21 more roundings, sqrt(23) r = 7.2e-3. The
+// bar 4e-3 sits a factor 1.7 from each.
+TEST(CudaGpt, Bf16ModelWithFp32ResidualStreamStaysCloseToTheCpu) {
+  using T = cuda::bf16;
+  TANDEM_REQUIRE_GPU();
+  const uint64_t seed = cuda::test::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const GptConfig cfg{10, 2, 128, 301, 80};  // n_layer, n_head (head size 64), n_embd, vocab, block
+  const int64_t B = 2, Tn = 70, V = cfg.vocab_size, C = cfg.n_embd;
+  const std::vector<compute::ParamInfo> infos = gpt_param_infos(cfg);
+  const double branch = 0.05;  // a branch's output beside the stream's (about 1)
+  std::vector<std::vector<float>> values;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const std::string& name = infos[i].name;
+    const auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+    double mean = 0, sd = 0;
+    if (has("wte") || has("wpe")) sd = 0.7;  // the stream: wte + wpe of std about 1
+    else if (has("ln_") && has(".weight")) mean = 1, sd = 0.1;
+    else if (has("ln_")) sd = 0.05;
+    else if (has("c_attn.weight") || has("c_fc.weight")) sd = 1 / std::sqrt(double(C));  // pre-activations ~1
+    else if (has("attn.c_proj.weight")) sd = branch / std::sqrt(double(C));
+    else if (has("mlp.c_proj.weight")) sd = branch / std::sqrt(4.0 * double(C));
+    else if (has("c_proj.bias")) sd = 0.2 * branch;
+    else sd = 0.05;  // c_attn and c_fc biases
+    std::vector<float> v(static_cast<size_t>(infos[i].shape.numel()));
+    for (size_t e = 0; e < v.size(); ++e) v[e] = as_working<T>(mean + sd * compute::normal(seed, i, e));
+    values.push_back(std::move(v));
+  }
+  std::vector<int32_t> tokens(static_cast<size_t>(B * Tn));
+  for (size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = static_cast<int32_t>(compute::uniform(seed, 1000, i) * static_cast<double>(V));
+
+  compute::ResidentParams ref(infos, compute::DType::f64);
+  for (size_t i = 0; i < infos.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), ref.param(i).template as<double>());
+  GptModel<double> cpu(cfg);
+  const compute::TensorView ref_view = cpu.forward(ref, tokens.data(), B, Tn, false);
+  const double* want = ref_view.as<double>();
+
+  cuda::ResidentParams<T> dev(infos, nullptr);
+  for (size_t i = 0; i < infos.size(); ++i) dev.set_param(i, values[i].data());
+  GptCudaModel<T> model(cfg, nullptr);
+  const compute::TensorView logits = model.forward(dev, tokens.data(), B, Tn, false);
+  std::vector<T> host(static_cast<size_t>(logits.numel()));
+  cuda::synchronize();
+  cuda::copy_to_host(host.data(), logits.data, host.size() * sizeof(T));
+  double num = 0, den = 0, max_err = 0, max_ref = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    const double d = cuda::test::value(host[i]) - want[i];
+    ASSERT_TRUE(std::isfinite(d)) << "logit " << i;
+    num += d * d;
+    den += want[i] * want[i];
+    max_err = std::max(max_err, std::abs(d));
+    max_ref = std::max(max_ref, std::abs(want[i]));
+  }
+  const double rel = std::sqrt(num / den);
+  std::printf("[ measure  ] gpt bf16, fp32 residual stream, 10 blocks: logits rel L2 %.3e (bar 4e-3; a bf16 "
+              "stream predicted 7.2e-3), max |err| / max |logit| %.3e\n",
+              rel, max_err / max_ref);
+  EXPECT_LT(rel, 4e-3);
 }
 
 TEST(CudaGpt, BackwardWithoutTrainingForwardIsRefused) {
