@@ -48,17 +48,10 @@ float as_working(double v) {  // the value a parameter of working type T holds
   else return compute::to_float(compute::to_bf16(static_cast<float>(v)));
 }
 
-TYPED_TEST(CudaGpt, ForwardAndBackwardMatchDoubleCpuModel) {
-  using T = TypeParam;
-  TANDEM_REQUIRE_GPU();
-  const uint64_t seed = cuda::test::fresh_seed();
-  SCOPED_TRACE("seed " + std::to_string(seed));
-  const GptConfig cfg{2, 2, 128, 301, 80};  // n_layer, n_head (head size 64), n_embd, vocab, block
-  const int64_t B = 2, Tn = 70, V = cfg.vocab_size;
-  const std::vector<compute::ParamInfo> infos = gpt_param_infos(cfg);
-
-  // Random parameters far enough from GPT-2's init (std 0.02) that attention is not uniform:
-  // weights std 0.1, LayerNorm weights 1 +- 0.1, biases std 0.05.
+// Random parameters far enough from GPT-2's init (std 0.02) that attention is not uniform:
+// weights std 0.1, LayerNorm weights 1 +- 0.1, biases std 0.05; values of working type T.
+template <class T>
+std::vector<std::vector<float>> random_values(const std::vector<compute::ParamInfo>& infos, uint64_t seed) {
   std::vector<std::vector<float>> values;
   for (size_t i = 0; i < infos.size(); ++i) {
     const bool norm_weight = infos[i].name.find("ln_") != std::string::npos &&
@@ -71,6 +64,19 @@ TYPED_TEST(CudaGpt, ForwardAndBackwardMatchDoubleCpuModel) {
     }
     values.push_back(std::move(v));
   }
+  return values;
+}
+
+TYPED_TEST(CudaGpt, ForwardAndBackwardMatchDoubleCpuModel) {
+  using T = TypeParam;
+  TANDEM_REQUIRE_GPU();
+  const uint64_t seed = cuda::test::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const GptConfig cfg{2, 2, 128, 301, 80};  // n_layer, n_head (head size 64), n_embd, vocab, block
+  const int64_t B = 2, Tn = 70, V = cfg.vocab_size;
+  const std::vector<compute::ParamInfo> infos = gpt_param_infos(cfg);
+
+  const std::vector<std::vector<float>> values = random_values<T>(infos, seed);
   std::vector<int32_t> tokens(static_cast<size_t>(B * Tn));
   for (size_t i = 0; i < tokens.size(); ++i)
     tokens[i] = static_cast<int32_t>(compute::uniform(seed, 1000, i) * static_cast<double>(V));
@@ -123,6 +129,57 @@ TYPED_TEST(CudaGpt, ForwardAndBackwardMatchDoubleCpuModel) {
   cuda::synchronize();
   cuda::copy_to_host(host2.data(), again.data, host2.size() * sizeof(T));
   EXPECT_EQ(0, std::memcmp(host.data(), host2.data(), host.size() * sizeof(T))) << "inference forward " << tag;
+}
+
+// Gradients accumulate (beta = 1) across backward passes, as across micro-steps: two training
+// forwards and backwards with different tokens and dlogits onto the same gradients equal the CPU
+// model's two passes. In bf16 the bias gradients come out of the weight gradients' products, whose
+// epilogue writes rather than adds (cuda::linear_param_grads): a second pass that overwrote the
+// first's bias gradients would be off by about 70% (the first pass's share), far outside the tolerance.
+TYPED_TEST(CudaGpt, TwoBackwardPassesAccumulateAsTheCpuModel) {
+  using T = TypeParam;
+  TANDEM_REQUIRE_GPU();
+  const uint64_t seed = cuda::test::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const GptConfig cfg{2, 2, 128, 301, 80};
+  const int64_t B = 2, Tn = 70, V = cfg.vocab_size;
+  const std::vector<compute::ParamInfo> infos = gpt_param_infos(cfg);
+  const std::vector<std::vector<float>> values = random_values<T>(infos, seed);
+
+  compute::ResidentParams ref(infos, compute::DType::f64);
+  for (size_t i = 0; i < infos.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), ref.param(i).template as<double>());
+  GptModel<double> cpu(cfg);
+  cuda::ResidentParams<T> dev(infos, nullptr);
+  for (size_t i = 0; i < infos.size(); ++i) dev.set_param(i, values[i].data());
+  GptCudaModel<T> model(cfg, nullptr);
+  for (uint64_t pass = 0; pass < 2; ++pass) {
+    std::vector<int32_t> tokens(static_cast<size_t>(B * Tn));
+    for (size_t i = 0; i < tokens.size(); ++i)
+      tokens[i] = static_cast<int32_t>(compute::uniform(seed, 2000 + pass, i) * static_cast<double>(V));
+    std::vector<double> dl_exact(static_cast<size_t>(B * Tn * V));
+    std::vector<T> dl(dl_exact.size());
+    for (size_t i = 0; i < dl.size(); ++i) {
+      const float v = as_working<T>(1e-2 * compute::normal(seed, 3000 + pass, i));
+      dl_exact[i] = v;
+      if constexpr (std::is_same_v<T, float>) dl[i] = v;
+      else dl[i] = compute::to_bf16(v);
+    }
+    cpu.forward(ref, tokens.data(), B, Tn, true);
+    cpu.backward(ref, dl_exact.data());
+    model.forward(dev, tokens.data(), B, Tn, true);
+    DeviceArray<T> d_dlogits(dl.data(), dl.size());
+    model.backward(dev, d_dlogits.get());
+    cuda::synchronize();
+  }
+  const std::string tag = dtype_name<T>();
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const std::vector<float> g = dev.grad(i);
+    const compute::TensorView want = ref.grad(i);
+    expect_close(std::vector<double>(g.begin(), g.end()),
+                 std::vector<double>(want.as<double>(), want.as<double>() + want.numel()), grad_tol<T>(),
+                 "gpt grad after 2 passes " + infos[i].name + " " + tag);
+  }
 }
 
 // The bf16 model's residual stream is fp32 (gpt_cuda_model.hpp). A model built so that rounding the

@@ -8,10 +8,10 @@
 #include "gpt_params.hpp"
 #include "layer_lease.hpp"
 #include "tandem/cuda/attention.hpp"
-#include "tandem/cuda/column_sum.hpp"
 #include "tandem/cuda/convert.hpp"
 #include "tandem/cuda/gelu.hpp"
 #include "tandem/cuda/layernorm.hpp"
+#include "tandem/cuda/linear_grad.hpp"
 
 namespace tandem::gpt {
 
@@ -202,7 +202,8 @@ void GptCudaModel<T>::block_backward(const Layer& a, const float* x_in, const st
   T* dfch = dfch_.get();
   T* datty = datty_.get();
   T* dqkv = dqkv_.get();
-  // A linear layer y = x W + b (W [in, out]): dx = dy W^T, dW += x^T dy, db += column sums of dy.
+  // A linear layer y = x W + b (W [in, out]): dx = dy W^T, dW += x^T dy, db += column sums of dy
+  // (the last two in one product's pass in bf16: cuda::linear_param_grads).
   // MLP half: x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid))))
   if constexpr (kFused) {  // GELU's derivative applied in the product's epilogue
     cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_, 1.0f, 0.0f,
@@ -211,21 +212,17 @@ void GptCudaModel<T>::block_backward(const Layer& a, const float* x_in, const st
     cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_);
     cuda::gelu_backward(a.fch, dfch, BT * 4 * C, stream_);
   }
-  cuda::matmul(blas_, a.fch_gelu, Trans::yes, dx, Trans::no, g[kMlpProjWeight], 4 * C, C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dx, g[kMlpProjBias], BT, C, stream_);
+  cuda::linear_param_grads(blas_, a.fch_gelu, dx, g[kMlpProjWeight], g[kMlpProjBias], BT, 4 * C, C, stream_);
   cuda::matmul(blas_, dfch, Trans::no, p[kFcWeight], Trans::yes, dln, BT, C, 4 * C, stream_);
-  cuda::matmul(blas_, a.ln2, Trans::yes, dfch, Trans::no, g[kFcWeight], C, 4 * C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dfch, g[kFcBias], BT, 4 * C, stream_);
+  cuda::linear_param_grads(blas_, a.ln2, dfch, g[kFcWeight], g[kFcBias], BT, C, 4 * C, stream_);
   cuda::layernorm_backward(dln, a.x_mid, p[kLn2Weight], a.ln2_mean, a.ln2_rstd, dx, g[kLn2Weight], g[kLn2Bias], BT, C,
                            stream_);
   // Attention half: x_mid = x_in + c_proj(attention(c_attn(ln_1(x_in))))
   cuda::matmul(blas_, dx, Trans::no, p[kAttnProjWeight], Trans::yes, datty, BT, C, C, stream_);
-  cuda::matmul(blas_, a.atty, Trans::yes, dx, Trans::no, g[kAttnProjWeight], C, C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dx, g[kAttnProjBias], BT, C, stream_);
+  cuda::linear_param_grads(blas_, a.atty, dx, g[kAttnProjWeight], g[kAttnProjBias], BT, C, C, stream_);
   cuda::attention_backward(datty, a.qkv, a.atty, a.lse, dqkv, B, Tn, C, cfg_.n_head, stream_);
   cuda::matmul(blas_, dqkv, Trans::no, p[kAttnWeight], Trans::yes, dln, BT, C, 3 * C, stream_);
-  cuda::matmul(blas_, a.ln1, Trans::yes, dqkv, Trans::no, g[kAttnWeight], C, 3 * C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dqkv, g[kAttnBias], BT, 3 * C, stream_);
+  cuda::linear_param_grads(blas_, a.ln1, dqkv, g[kAttnWeight], g[kAttnBias], BT, C, 3 * C, stream_);
   cuda::layernorm_backward(dln, x_in, p[kLn1Weight], a.ln1_mean, a.ln1_rstd, dx, g[kLn1Weight], g[kLn1Bias], BT, C,
                            stream_);
 }

@@ -4,8 +4,9 @@
 // T is the working type of parameters and activations: float (true fp32 everywhere, cuBLASLt
 // without TF32: the precision of the CPU path, for checks against references) or bf16 (tensor-core
 // products with fp32 accumulation, fp32 statistics: mixed precision as DeepSpeed's "bf16" runs it).
-// In bf16 the residual adds and GELU ride in the products' epilogues (cuda::Epilogue); fp32 keeps
-// them as kernels of their own, the plainest form for the checks.
+// In bf16 the residual adds, GELU and the bias gradients ride in the products' epilogues
+// (cuda::Epilogue, cuda::linear_param_grads); fp32 keeps them as kernels of their own, the plainest
+// form for the checks.
 // The residual stream (the embedding's output, x_mid and x_out of every block: the inputs of the
 // LayerNorms and the addends of the residual products) is fp32 in both, as under PyTorch's autocast:
 // in bf16 each of its 2 * n_layer + 1 writes would round it to 2^-8 relative, and those roundings
