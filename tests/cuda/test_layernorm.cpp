@@ -1,6 +1,7 @@
-// LayerNorm forward and backward on the device against the double reference, fp32 and bf16; the
-// backward's three outputs accumulate into random initial values, as the contract says; row counts
-// span several of the parameter gradients' row chunks, and a width that is no multiple of 32.
+// LayerNorm forward and backward on the device against the double reference, fp32, bf16, and fp32
+// x with bf16 parameters and outputs (the bf16 model's fp32 residual stream); the backward's three
+// outputs accumulate into random initial values, as the contract says; row counts span several of
+// the parameter gradients' row chunks, and a width that is no multiple of 32.
 #include "cuda_test_util.hpp"
 #include "tandem/compute/reference/layernorm.hpp"
 #include "tandem/cuda/layernorm.hpp"
@@ -8,23 +9,31 @@
 namespace tandem::cuda {
 namespace {
 
-template <class T>
+// X: the type of x (the forward's input); T: weight, bias, out, dout and dx.
+template <class X_, class T_>
+struct Types2 {
+  using X = X_;
+  using T = T_;
+};
+
+template <class P>
 class CudaLayerNorm : public ::testing::Test {};
-using Types = ::testing::Types<float, bf16>;
+using Types = ::testing::Types<Types2<float, float>, Types2<bf16, bf16>, Types2<float, bf16>>;
 TYPED_TEST_SUITE(CudaLayerNorm, Types);
 
 TYPED_TEST(CudaLayerNorm, ForwardAndBackwardMatchReference) {
-  using T = TypeParam;
+  using X = typename TypeParam::X;
+  using T = typename TypeParam::T;
   TANDEM_REQUIRE_GPU();
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   test::Random rng(seed);
   const std::pair<int64_t, int64_t> shapes[] = {{1, 37}, {1000, 768}, {8 * 128 + 3, 1600}};
   for (auto [rows, cols] : shapes) {
-    const std::string tag = std::string(test::dtype_name<T>()) + " [" + std::to_string(rows) + " x " +
+    const std::string tag = std::string(test::dtype_name<T>()) + (std::is_same_v<X, T> ? "" : " (fp32 x)") + " [" + std::to_string(rows) + " x " +
                             std::to_string(cols) + "]";
     const size_t n = size_t(rows * cols);
-    const auto x = test::as<T>(rng.normal(n, 3.0, 0.5));
+    const auto x = test::as<X>(rng.normal(n, 3.0, 0.5));
     const auto w = test::as<T>(rng.normal(static_cast<size_t>(cols), 0.5, 1.0));
     const auto b = test::as<T>(rng.normal(static_cast<size_t>(cols), 0.5));
     const auto dout = test::as<T>(rng.normal(n));
@@ -32,7 +41,8 @@ TYPED_TEST(CudaLayerNorm, ForwardAndBackwardMatchReference) {
     const auto dw0 = test::as<float>(rng.normal(static_cast<size_t>(cols)));
     const auto db0 = test::as<float>(rng.normal(static_cast<size_t>(cols)));
 
-    DeviceArray<T> d_x(x.host.data(), n), d_w(w.host.data(), static_cast<size_t>(cols)), d_b(b.host.data(), static_cast<size_t>(cols));
+    DeviceArray<X> d_x(x.host.data(), n);
+    DeviceArray<T> d_w(w.host.data(), static_cast<size_t>(cols)), d_b(b.host.data(), static_cast<size_t>(cols));
     DeviceArray<T> d_out(n), d_dout(dout.host.data(), n), d_dx(dx0.host.data(), n);
     DeviceArray<float> d_mean(static_cast<size_t>(rows)), d_rstd(static_cast<size_t>(rows));
     DeviceArray<float> d_dw(dw0.host.data(), static_cast<size_t>(cols)), d_db(db0.host.data(), static_cast<size_t>(cols));

@@ -10,10 +10,10 @@
 namespace tandem::cuda {
 namespace {
 
-// One thread per element of out.
-template <class D>
+// One thread per element of out; DO is out's device type (fp32 for a bf16 model's residual stream).
+template <class D, class DO>
 __global__ void embedding_forward_kernel(const int32_t* __restrict__ tokens, const D* __restrict__ wte,
-                                         const D* __restrict__ wpe, D* __restrict__ out, int64_t BT, int T, int C,
+                                         const D* __restrict__ wpe, DO* __restrict__ out, int64_t BT, int T, int C,
                                          int64_t vocab) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < BT * C; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t row = i / C;
@@ -23,7 +23,7 @@ __global__ void embedding_forward_kernel(const int32_t* __restrict__ tokens, con
     const float v = token >= 0 && token < vocab
                         ? detail::to_f32(wte[int64_t(token) * C + c]) + detail::to_f32(wpe[int64_t(t) * C + c])
                         : __int_as_float(0x7fc00000);
-    out[i] = detail::from_f32<D>(v);
+    out[i] = detail::from_f32<DO>(v);
   }
 }
 
@@ -63,8 +63,8 @@ void check_sizes(int64_t B, int64_t T_, int64_t C, const char* what) {
 
 }  // namespace
 
-template <class T>
-void embedding_forward(const int32_t* tokens, const T* wte, const T* wpe, T* out, int64_t B, int64_t T_, int64_t C,
+template <class T, class Out>
+void embedding_forward(const int32_t* tokens, const T* wte, const T* wpe, Out* out, int64_t B, int64_t T_, int64_t C,
                        int64_t vocab, cudaStream_t stream) {
   check_sizes(B, T_, C, "embedding_forward");
   embedding_forward_kernel<<<detail::blocks_for(B * T_ * C, 256), 256, 0, stream>>>(
@@ -118,10 +118,12 @@ void embedding_backward(const TokenBuckets& buckets, const T* dout, float* dwte,
   detail::check_launch("embedding_backward dwpe", T_, C);
 }
 
-template void embedding_forward<float>(const int32_t*, const float*, const float*, float*, int64_t, int64_t, int64_t,
-                                       int64_t, cudaStream_t);
-template void embedding_forward<bf16>(const int32_t*, const bf16*, const bf16*, bf16*, int64_t, int64_t, int64_t,
-                                      int64_t, cudaStream_t);
+template void embedding_forward<float, float>(const int32_t*, const float*, const float*, float*, int64_t, int64_t,
+                                              int64_t, int64_t, cudaStream_t);
+template void embedding_forward<bf16, bf16>(const int32_t*, const bf16*, const bf16*, bf16*, int64_t, int64_t,
+                                            int64_t, int64_t, cudaStream_t);
+template void embedding_forward<bf16, float>(const int32_t*, const bf16*, const bf16*, float*, int64_t, int64_t,
+                                             int64_t, int64_t, cudaStream_t);
 template void embedding_backward<float>(const TokenBuckets&, const float*, float*, float*, int64_t, int64_t, int64_t,
                                         cudaStream_t);
 template void embedding_backward<bf16>(const TokenBuckets&, const bf16*, float*, float*, int64_t, int64_t, int64_t,

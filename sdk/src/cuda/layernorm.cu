@@ -13,14 +13,15 @@ using detail::warp_sum;
 
 constexpr int kWarpsPerBlock = 8;
 
-template <class D>
-__global__ void layernorm_forward_kernel(const D* __restrict__ x, const D* __restrict__ weight,
+// DX: x's device type (the residual stream: fp32 also when the rest is bf16); D: weight, bias, out.
+template <class DX, class D>
+__global__ void layernorm_forward_kernel(const DX* __restrict__ x, const D* __restrict__ weight,
                                          const D* __restrict__ bias, D* __restrict__ out, float* __restrict__ mean,
                                          float* __restrict__ rstd, int64_t rows, int cols, float eps) {
   const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
-  const D* xr = x + row * cols;
+  const DX* xr = x + row * cols;
   float s = 0;
   for (int c = lane; c < cols; c += 32) s += to_f32(xr[c]);
   const float m = warp_sum(s) / float(cols);
@@ -40,14 +41,14 @@ __global__ void layernorm_forward_kernel(const D* __restrict__ x, const D* __res
 }
 
 // dx_c += rstd * (g_c - mean(g) - xhat_c * mean(g * xhat)), g = dout * weight.
-template <class D>
-__global__ void layernorm_dx_kernel(const D* __restrict__ dout, const D* __restrict__ x, const D* __restrict__ weight,
+template <class DX, class D>
+__global__ void layernorm_dx_kernel(const D* __restrict__ dout, const DX* __restrict__ x, const D* __restrict__ weight,
                                     const float* __restrict__ mean, const float* __restrict__ rstd, D* __restrict__ dx,
                                     int64_t rows, int cols) {
   const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
-  const D* xr = x + row * cols;
+  const DX* xr = x + row * cols;
   const D* dr = dout + row * cols;
   const float m = mean[row], r = rstd[row];
   float g_sum = 0, gx_sum = 0;
@@ -68,8 +69,8 @@ __global__ void layernorm_dx_kernel(const D* __restrict__ dout, const D* __restr
 // Stage 1: block (32 columns, 8 row lanes) sums dout * xhat and dout over one chunk of rows, into
 // partial[chunk][col] (dweight's) and partial[chunks + chunk][col] (dbias's).
 constexpr int kChunkRows = 256;
-template <class D>
-__global__ void layernorm_dparams_partial_kernel(const D* __restrict__ dout, const D* __restrict__ x,
+template <class DX, class D>
+__global__ void layernorm_dparams_partial_kernel(const D* __restrict__ dout, const DX* __restrict__ x,
                                                  const float* __restrict__ mean, const float* __restrict__ rstd,
                                                  float* __restrict__ partial, int64_t rows, int cols) {
   __shared__ float sw[8][33], sb[8][33];
@@ -117,8 +118,8 @@ void check_shape(int64_t rows, int64_t cols, const char* what) {
 
 }  // namespace
 
-template <class T>
-void layernorm_forward(const T* x, const T* weight, const T* bias, T* out, float* mean, float* rstd, int64_t rows,
+template <class X, class T>
+void layernorm_forward(const X* x, const T* weight, const T* bias, T* out, float* mean, float* rstd, int64_t rows,
                        int64_t cols, cudaStream_t stream, float eps) {
   check_shape(rows, cols, "layernorm_forward");
   if (rows == 0) return;
@@ -128,8 +129,8 @@ void layernorm_forward(const T* x, const T* weight, const T* bias, T* out, float
   detail::check_launch("layernorm_forward", rows, cols);
 }
 
-template <class T>
-void layernorm_backward(const T* dout, const T* x, const T* weight, const float* mean, const float* rstd, T* dx,
+template <class X, class T>
+void layernorm_backward(const T* dout, const X* x, const T* weight, const float* mean, const float* rstd, T* dx,
                         float* dweight, float* dbias, int64_t rows, int64_t cols, cudaStream_t stream) {
   check_shape(rows, cols, "layernorm_backward");
   if (rows == 0) return;
@@ -155,13 +156,18 @@ void layernorm_backward(const T* dout, const T* x, const T* weight, const float*
   detail::check(cudaFreeAsync(partial, stream), "layernorm_backward scratch free");
 }
 
-template void layernorm_forward<float>(const float*, const float*, const float*, float*, float*, float*, int64_t,
-                                       int64_t, cudaStream_t, float);
-template void layernorm_forward<bf16>(const bf16*, const bf16*, const bf16*, bf16*, float*, float*, int64_t, int64_t,
-                                      cudaStream_t, float);
-template void layernorm_backward<float>(const float*, const float*, const float*, const float*, const float*, float*,
-                                        float*, float*, int64_t, int64_t, cudaStream_t);
-template void layernorm_backward<bf16>(const bf16*, const bf16*, const bf16*, const float*, const float*, bf16*,
-                                       float*, float*, int64_t, int64_t, cudaStream_t);
+// X = T everywhere, and fp32 x with bf16 out: the bf16 model's fp32 residual stream.
+template void layernorm_forward<float, float>(const float*, const float*, const float*, float*, float*, float*,
+                                              int64_t, int64_t, cudaStream_t, float);
+template void layernorm_forward<bf16, bf16>(const bf16*, const bf16*, const bf16*, bf16*, float*, float*, int64_t,
+                                            int64_t, cudaStream_t, float);
+template void layernorm_forward<float, bf16>(const float*, const bf16*, const bf16*, bf16*, float*, float*, int64_t,
+                                             int64_t, cudaStream_t, float);
+template void layernorm_backward<float, float>(const float*, const float*, const float*, const float*, const float*,
+                                               float*, float*, float*, int64_t, int64_t, cudaStream_t);
+template void layernorm_backward<bf16, bf16>(const bf16*, const bf16*, const bf16*, const float*, const float*, bf16*,
+                                             float*, float*, int64_t, int64_t, cudaStream_t);
+template void layernorm_backward<float, bf16>(const bf16*, const float*, const bf16*, const float*, const float*,
+                                              bf16*, float*, float*, int64_t, int64_t, cudaStream_t);
 
 }  // namespace tandem::cuda

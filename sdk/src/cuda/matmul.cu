@@ -2,12 +2,16 @@
 // memory as a column-major [c, r] one, its transpose. So the row-major c = op(a) op(b) is computed
 // as the column-major c^T = op(b)^T op(a)^T: cuBLASLt's A is our b and its B is our a, each with
 // our own transpose flag, and its (m, n) are our (n, m). The bias epilogue adds a vector along
-// cuBLASLt's rows, which are our columns: bias[n], as a linear layer's bias is.
+// cuBLASLt's rows, which are our columns: bias[n], as a linear layer's bias is. For the same reason
+// a bias gradient (sums over k of our b, [k, n]: dy in dW = x^T dy) is cuBLASLt's BGRADA, the sums
+// of its A over k, one per row of its D (cublasLt.h: "bias size corresponds to the number of rows
+// of the matrix D"), not BGRADB.
 #include <cublasLt.h>
 
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 
@@ -37,7 +41,8 @@ struct Blas::Impl {
   // a GPT-2 sized product takes on the GPU, and a training step asks the same dozen questions
   // every layer.
   std::mutex mutex;
-  std::map<AlgoKey, cublasLtMatmulAlgo_t> algos;
+  // An empty answer: cuBLASLt has no algorithm for it (try_matmul's false), asked once.
+  std::map<AlgoKey, std::optional<cublasLtMatmulAlgo_t>> algos;
 };
 
 struct BlasAccess {
@@ -75,8 +80,9 @@ unsigned alignment(const void* p) {  // the largest power of two up to 256 divid
   return a == 0 ? 256u : static_cast<unsigned>(std::min<uintptr_t>(a & (~a + 1), 256));
 }
 
-// cuBLASLt's epilogue for a bias and a GELU request.
-cublasLtEpilogue_t epilogue_of(bool bias, Epilogue::Gelu gelu) {
+// cuBLASLt's epilogue for a bias, a bias gradient and a GELU request.
+cublasLtEpilogue_t epilogue_of(bool bias, bool bias_grad, Epilogue::Gelu gelu) {
+  if (bias_grad) return CUBLASLT_EPILOGUE_BGRADA;  // alone: checked in matmul_impl
   switch (gelu) {
     case Epilogue::Gelu::forward: return bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
     case Epilogue::Gelu::backward: return CUBLASLT_EPILOGUE_DGELU;
@@ -107,15 +113,20 @@ Blas::~Blas() {
 namespace {
 
 // In = bf16 (tensor cores, fp32 accumulation) or float (CUBLAS_COMPUTE_32F: true fp32, no TF32).
+// Returns false (nothing queued) when cuBLASLt has no algorithm and may_refuse; throws otherwise.
 template <class In, class Out>
-void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
-                 cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& extra) {
+bool matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
+                 cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& extra,
+                 bool may_refuse = false) {
   if (m <= 0 || n <= 0 || k <= 0) throw Error("matmul: empty or negative shape " + shape(m, n, k, ta, tb));
   const std::string what = "matmul " + shape(m, n, k, ta, tb);
   const bool gelu = extra.gelu != Epilogue::Gelu::none;
   if (gelu && (!extra.gelu_input || n % 8 != 0 || alignment(extra.gelu_input) < 16))
     throw Error(what + ": a GELU epilogue needs a 16-byte aligned pre-activation buffer and n a multiple of 8");
   if (extra.gelu == Epilogue::Gelu::backward && bias) throw Error(what + ": the GELU backward epilogue takes no bias");
+  // alpha = 1 only: whether cuBLASLt scales the bias gradient by alpha is not documented.
+  if (extra.bias_grad && (bias || gelu || !std::is_same_v<Out, float> || alpha != 1.0f))
+    throw Error(what + ": a bias gradient epilogue needs an fp32 output, alpha 1 and no bias or GELU");
   Blas::Impl& impl = BlasAccess::impl(blas);
 
   MatmulDesc op;
@@ -124,13 +135,21 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
   const cublasOperation_t op_b = ta == Trans::yes ? CUBLAS_OP_T : CUBLAS_OP_N;
   check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a), what);
   check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b), what);
-  const cublasLtEpilogue_t epilogue = epilogue_of(bias != nullptr, extra.gelu);
+  const cublasLtEpilogue_t epilogue = epilogue_of(bias != nullptr, extra.bias_grad != nullptr, extra.gelu);
   check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue), what);
   if (bias) {
     const cudaDataType_t bias_type = data_type<Out>();
     check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
              what);
     check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias), what);
+  }
+  if (extra.bias_grad) {  // its type is the output's (Ctype, cublasLt.h): fp32, set explicitly as the bias's
+    const cudaDataType_t grad_type = CUDA_R_32F;
+    check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &grad_type, sizeof grad_type),
+             what);
+    check_lt(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &extra.bias_grad,
+                                            sizeof extra.bias_grad),
+             what);
   }
   if (gelu) {  // the pre-activation has the output's layout: column-major [n, m], leading dimension n
     const int64_t aux_ld = n;
@@ -151,9 +170,10 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
 
   const Out* addend = extra.addend ? static_cast<const Out*>(extra.addend) : c;
   const AlgoKey key{int(data_type<In>()), int(data_type<Out>()), int(ta), int(tb), int(epilogue),
-                    m, n, k, alignment(a), alignment(b), alignment(c), alignment(bias), alignment(addend),
+                    m, n, k, alignment(a), alignment(b), alignment(c),
+                    alignment(bias ? static_cast<const void*>(bias) : extra.bias_grad), alignment(addend),
                     alignment(extra.gelu_input)};
-  cublasLtMatmulAlgo_t algo;
+  std::optional<cublasLtMatmulAlgo_t> algo;
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
     const auto known = impl.algos.find(key);
@@ -167,17 +187,22 @@ void matmul_impl(Blas& blas, const In* a, Trans ta, const In* b, Trans tb, Out* 
                what);
       cublasLtMatmulHeuristicResult_t heuristic{};
       int found = 0;
-      check_lt(
-          cublasLtMatmulAlgoGetHeuristic(impl.handle, op.d, la.d, lb.d, lc.d, lc.d, pref.d, 1, &heuristic, &found),
-          what + " (algorithm search)");
-      if (found == 0) throw Error("cuBLASLt: no algorithm for " + what);
-      algo = heuristic.algo;
+      const cublasStatus_t searched =
+          cublasLtMatmulAlgoGetHeuristic(impl.handle, op.d, la.d, lb.d, lc.d, lc.d, pref.d, 1, &heuristic, &found);
+      // NOT_SUPPORTED is the heuristic's way of saying it has nothing for this configuration.
+      if (searched != CUBLAS_STATUS_NOT_SUPPORTED) check_lt(searched, what + " (algorithm search)");
+      if (searched == CUBLAS_STATUS_SUCCESS && found > 0) algo = heuristic.algo;
       impl.algos.emplace(key, algo);
     }
   }
-  check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, addend, lc.d, c, lc.d, &algo,
+  if (!algo) {
+    if (may_refuse) return false;
+    throw Error("cuBLASLt: no algorithm for " + what);
+  }
+  check_lt(cublasLtMatmul(impl.handle, op.d, &alpha, b, la.d, a, lb.d, &beta, addend, lc.d, c, lc.d, &*algo,
                           impl.workspace, impl.workspace_bytes, stream),
            what);
+  return true;
 }
 
 }  // namespace
@@ -194,6 +219,12 @@ void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c
   matmul_impl<bf16, Out>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias, epilogue);
 }
 
+template <class Out>
+bool try_matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n,
+                int64_t k, cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& epilogue) {
+  return matmul_impl<bf16, Out>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias, epilogue, true);
+}
+
 void matmul(Blas& blas, const float* a, Trans ta, const float* b, Trans tb, float* c, int64_t m, int64_t n, int64_t k,
             cudaStream_t stream, float alpha, float beta, const float* bias) {
   matmul_impl<float, float>(blas, a, ta, b, tb, c, m, n, k, stream, alpha, beta, bias, Epilogue{});
@@ -207,5 +238,9 @@ template void matmul<float>(Blas&, const bf16*, Trans, const bf16*, Trans, float
                             cudaStream_t, float, float, const float*, const Epilogue&);
 template void matmul<bf16>(Blas&, const bf16*, Trans, const bf16*, Trans, bf16*, int64_t, int64_t, int64_t,
                            cudaStream_t, float, float, const bf16*, const Epilogue&);
+template bool try_matmul<float>(Blas&, const bf16*, Trans, const bf16*, Trans, float*, int64_t, int64_t, int64_t,
+                                cudaStream_t, float, float, const float*, const Epilogue&);
+template bool try_matmul<bf16>(Blas&, const bf16*, Trans, const bf16*, Trans, bf16*, int64_t, int64_t, int64_t,
+                               cudaStream_t, float, float, const bf16*, const Epilogue&);
 
 }  // namespace tandem::cuda

@@ -8,9 +8,10 @@
 #include "gpt_params.hpp"
 #include "layer_lease.hpp"
 #include "tandem/cuda/attention.hpp"
-#include "tandem/cuda/column_sum.hpp"
+#include "tandem/cuda/convert.hpp"
 #include "tandem/cuda/gelu.hpp"
 #include "tandem/cuda/layernorm.hpp"
+#include "tandem/cuda/linear_grad.hpp"
 
 namespace tandem::gpt {
 
@@ -23,7 +24,8 @@ using compute::Trans;
 
 template <class T>
 struct GptCudaModel<T>::Layer {
-  T *ln1, *qkv, *atty, *x_mid, *ln2, *fch, *fch_gelu, *x_out;
+  T *ln1, *qkv, *atty, *ln2, *fch, *fch_gelu;
+  float *x_mid, *x_out;  // the residual stream
   float *ln1_mean, *ln1_rstd, *lse, *ln2_mean, *ln2_rstd;
 };
 
@@ -56,6 +58,7 @@ void GptCudaModel<T>::reserve(int64_t B, int64_t T_, int64_t sets) {
   lnf_rstd_.reserve(BT);
   logits_.reserve(BT * cfg_.vocab_size);
   tokens_.reserve(BT);
+  if constexpr (!std::is_same_v<T, float>) bias32_.reserve(2 * C);
 }
 
 template <class T>
@@ -97,7 +100,7 @@ std::vector<E*> GptCudaModel<T>::checked(const std::vector<TensorView>& views, i
 }
 
 template <class T>
-void GptCudaModel<T>::block_forward(const Layer& a, const T* x_in, const std::vector<T*>& p) {
+void GptCudaModel<T>::block_forward(const Layer& a, const float* x_in, const std::vector<T*>& p) {
   const int64_t B = B_, Tn = T_, BT = B * Tn, C = cfg_.n_embd;
   cuda::layernorm_forward(x_in, p[kLn1Weight], p[kLn1Bias], a.ln1, a.ln1_mean, a.ln1_rstd, BT, C, stream_);
   cuda::matmul(blas_, a.ln1, Trans::no, p[kAttnWeight], Trans::no, a.qkv, BT, 3 * C, C, stream_, 1.0f, 0.0f,
@@ -105,7 +108,7 @@ void GptCudaModel<T>::block_forward(const Layer& a, const T* x_in, const std::ve
   cuda::attention_forward(a.qkv, a.atty, a.lse, B, Tn, C, cfg_.n_head, stream_);
   // Residuals: x_mid = x_in + c_proj(y) and x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid)))). In
   // inference x_in may be x_out itself (one buffer set): it has been consumed by then.
-  residual_product(a.atty, p[kAttnProjWeight], p[kAttnProjBias], x_in, a.x_mid, C);
+  residual_product(a.atty, p[kAttnProjWeight], p[kAttnProjBias], x_in, a.x_mid, C, 0);
   cuda::layernorm_forward(a.x_mid, p[kLn2Weight], p[kLn2Bias], a.ln2, a.ln2_mean, a.ln2_rstd, BT, C, stream_);
   if constexpr (kFused) {  // GELU in the product's epilogue, the pre-activation kept for the backward
     cuda::matmul(blas_, a.ln2, Trans::no, p[kFcWeight], Trans::no, a.fch_gelu, BT, 4 * C, C, stream_, 1.0f, 0.0f,
@@ -115,19 +118,29 @@ void GptCudaModel<T>::block_forward(const Layer& a, const T* x_in, const std::ve
                  p[kFcBias]);
     cuda::gelu_forward(a.fch, a.fch_gelu, BT * 4 * C, stream_);
   }
-  residual_product(a.fch_gelu, p[kMlpProjWeight], p[kMlpProjBias], a.x_mid, a.x_out, 4 * C);
+  residual_product(a.fch_gelu, p[kMlpProjWeight], p[kMlpProjBias], a.x_mid, a.x_out, 4 * C, 1);
 }
 
 template <class T>
-void GptCudaModel<T>::residual_product(const T* in, const T* weight, const T* bias, const T* residual, T* out,
-                                       int64_t k) {
+void GptCudaModel<T>::residual_product(const T* in, const T* weight, const T* bias, const float* residual,
+                                       float* out, int64_t k, int slot) {
   const int64_t BT = B_ * T_, C = cfg_.n_embd;
+  // The product writes fp32, so its bias epilogue reads an fp32 bias: a bf16 one is widened first
+  // (exactly; C elements, stream-ordered before the product that reads them).
+  const float* bias32 = nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    bias32 = bias;
+  } else {
+    float* widened = bias32_.get() + slot * C;
+    cuda::convert(bias, widened, C, stream_);
+    bias32 = widened;
+  }
   if constexpr (kFused) {  // the residual read as the product's beta term
-    cuda::matmul(blas_, in, Trans::no, weight, Trans::no, out, BT, C, k, stream_, 1.0f, 1.0f, bias,
+    cuda::matmul(blas_, in, Trans::no, weight, Trans::no, out, BT, C, k, stream_, 1.0f, 1.0f, bias32,
                  cuda::Epilogue{.addend = residual});
   } else {  // the product added onto a copy of the residual (beta = 1)
-    cuda::copy_async(out, residual, static_cast<size_t>(BT * C) * sizeof(T), stream_);
-    cuda::matmul(blas_, in, Trans::no, weight, Trans::no, out, BT, C, k, stream_, 1.0f, 1.0f, bias);
+    cuda::copy_async(out, residual, static_cast<size_t>(BT * C) * sizeof(float), stream_);
+    cuda::matmul(blas_, in, Trans::no, weight, Trans::no, out, BT, C, k, stream_, 1.0f, 1.0f, bias32);
   }
 }
 
@@ -151,7 +164,7 @@ TensorView GptCudaModel<T>::forward(compute::ParamAccess& access, const int32_t*
   LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = params(emb_views, 0);
   cuda::embedding_forward(tokens_.get(), emb[kWte], emb[kWpe], x_embed_.get(), B, Tn, C, V, stream_);
-  const T* x = x_embed_.get();
+  const float* x = x_embed_.get();
   for (int64_t i = 0; i < L; ++i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
@@ -181,7 +194,7 @@ TensorView GptCudaModel<T>::forward(compute::ParamAccess& access, const int32_t*
 }
 
 template <class T>
-void GptCudaModel<T>::block_backward(const Layer& a, const T* x_in, const std::vector<T*>& p,
+void GptCudaModel<T>::block_backward(const Layer& a, const float* x_in, const std::vector<T*>& p,
                                      const std::vector<float*>& g) {
   const int64_t B = B_, Tn = T_, BT = B * Tn, C = cfg_.n_embd;
   T* dx = dx_.get();  // on entry: d loss / d x_out; on return: d loss / d x_in
@@ -189,7 +202,8 @@ void GptCudaModel<T>::block_backward(const Layer& a, const T* x_in, const std::v
   T* dfch = dfch_.get();
   T* datty = datty_.get();
   T* dqkv = dqkv_.get();
-  // A linear layer y = x W + b (W [in, out]): dx = dy W^T, dW += x^T dy, db += column sums of dy.
+  // A linear layer y = x W + b (W [in, out]): dx = dy W^T, dW += x^T dy, db += column sums of dy
+  // (the last two in one product's pass in bf16: cuda::linear_param_grads).
   // MLP half: x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid))))
   if constexpr (kFused) {  // GELU's derivative applied in the product's epilogue
     cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_, 1.0f, 0.0f,
@@ -198,21 +212,17 @@ void GptCudaModel<T>::block_backward(const Layer& a, const T* x_in, const std::v
     cuda::matmul(blas_, dx, Trans::no, p[kMlpProjWeight], Trans::yes, dfch, BT, 4 * C, C, stream_);
     cuda::gelu_backward(a.fch, dfch, BT * 4 * C, stream_);
   }
-  cuda::matmul(blas_, a.fch_gelu, Trans::yes, dx, Trans::no, g[kMlpProjWeight], 4 * C, C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dx, g[kMlpProjBias], BT, C, stream_);
+  cuda::linear_param_grads(blas_, a.fch_gelu, dx, g[kMlpProjWeight], g[kMlpProjBias], BT, 4 * C, C, stream_);
   cuda::matmul(blas_, dfch, Trans::no, p[kFcWeight], Trans::yes, dln, BT, C, 4 * C, stream_);
-  cuda::matmul(blas_, a.ln2, Trans::yes, dfch, Trans::no, g[kFcWeight], C, 4 * C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dfch, g[kFcBias], BT, 4 * C, stream_);
+  cuda::linear_param_grads(blas_, a.ln2, dfch, g[kFcWeight], g[kFcBias], BT, C, 4 * C, stream_);
   cuda::layernorm_backward(dln, a.x_mid, p[kLn2Weight], a.ln2_mean, a.ln2_rstd, dx, g[kLn2Weight], g[kLn2Bias], BT, C,
                            stream_);
   // Attention half: x_mid = x_in + c_proj(attention(c_attn(ln_1(x_in))))
   cuda::matmul(blas_, dx, Trans::no, p[kAttnProjWeight], Trans::yes, datty, BT, C, C, stream_);
-  cuda::matmul(blas_, a.atty, Trans::yes, dx, Trans::no, g[kAttnProjWeight], C, C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dx, g[kAttnProjBias], BT, C, stream_);
+  cuda::linear_param_grads(blas_, a.atty, dx, g[kAttnProjWeight], g[kAttnProjBias], BT, C, C, stream_);
   cuda::attention_backward(datty, a.qkv, a.atty, a.lse, dqkv, B, Tn, C, cfg_.n_head, stream_);
   cuda::matmul(blas_, dqkv, Trans::no, p[kAttnWeight], Trans::yes, dln, BT, C, 3 * C, stream_);
-  cuda::matmul(blas_, a.ln1, Trans::yes, dqkv, Trans::no, g[kAttnWeight], C, 3 * C, BT, stream_, 1.0f, 1.0f);
-  cuda::column_sum_accumulate(dqkv, g[kAttnBias], BT, 3 * C, stream_);
+  cuda::linear_param_grads(blas_, a.ln1, dqkv, g[kAttnWeight], g[kAttnBias], BT, C, 3 * C, stream_);
   cuda::layernorm_backward(dln, x_in, p[kLn1Weight], a.ln1_mean, a.ln1_rstd, dx, g[kLn1Weight], g[kLn1Bias], BT, C,
                            stream_);
 }

@@ -4,8 +4,15 @@
 // T is the working type of parameters and activations: float (true fp32 everywhere, cuBLASLt
 // without TF32: the precision of the CPU path, for checks against references) or bf16 (tensor-core
 // products with fp32 accumulation, fp32 statistics: mixed precision as DeepSpeed's "bf16" runs it).
-// In bf16 the residual adds and GELU ride in the products' epilogues (cuda::Epilogue); fp32 keeps
-// them as kernels of their own, the plainest form for the checks.
+// In bf16 the residual adds, GELU and the bias gradients ride in the products' epilogues
+// (cuda::Epilogue, cuda::linear_param_grads); fp32 keeps them as kernels of their own, the plainest
+// form for the checks.
+// The residual stream (the embedding's output, x_mid and x_out of every block: the inputs of the
+// LayerNorms and the addends of the residual products) is fp32 in both, as under PyTorch's autocast:
+// in bf16 each of its 2 * n_layer + 1 writes would round it to 2^-8 relative, and those roundings
+// add up along the whole depth (the bf16 logits' error against a float64 reference was 1.08e-2 of the
+// largest logit with a bf16 stream, transformers' autocast 0.81e-2). Products read bf16 operands
+// (the LayerNorms' outputs) and the residual products write fp32.
 // Gradients of parameters are always fp32 (they feed fp32 master weights): the views acquire_grads
 // hands out are F32 on the device; the parameter views are T on the device.
 //
@@ -62,10 +69,12 @@ class GptCudaModel {
     return checked<float>(views, layer, "gradient");  // always fp32: they feed the fp32 master weights
   }
   static constexpr bool kFused = std::is_same_v<T, cuda::bf16>;  // epilogues in place of kernels (above)
-  void block_forward(const Layer& a, const T* x_in, const std::vector<T*>& p);
-  // out [BT, C] = residual + in [BT, k] weight + bias; out is distinct from in and residual.
-  void residual_product(const T* in, const T* weight, const T* bias, const T* residual, T* out, int64_t k);
-  void block_backward(const Layer& a, const T* x_in, const std::vector<T*>& p, const std::vector<float*>& g);
+  void block_forward(const Layer& a, const float* x_in, const std::vector<T*>& p);
+  // out [BT, C] = residual + in [BT, k] weight + bias, in fp32; out is distinct from in and residual.
+  // slot (0 or 1) picks the fp32 copy of a bf16 bias (bias32_), so the two of a block never share one.
+  void residual_product(const T* in, const T* weight, const T* bias, const float* residual, float* out, int64_t k,
+                        int slot);
+  void block_backward(const Layer& a, const float* x_in, const std::vector<T*>& p, const std::vector<float*>& g);
 
   // A device buffer that grows on demand (contents not kept).
   template <class E>
@@ -88,8 +97,12 @@ class GptCudaModel {
   bool have_train_forward_ = false;
 
   Grow<int32_t> tokens_;
-  Grow<T> ln1_, qkv_, atty_, x_mid_, ln2_, fch_, fch_gelu_, x_out_, x_embed_, lnf_, logits_;
+  Grow<T> ln1_, qkv_, atty_, ln2_, fch_, fch_gelu_, lnf_, logits_;
+  Grow<float> x_embed_, x_mid_, x_out_;  // the residual stream: fp32 (above)
   Grow<float> ln1_mean_, ln1_rstd_, lse_, ln2_mean_, ln2_rstd_, lnf_mean_, lnf_rstd_;
+  // bf16 only: the residual products' biases in fp32, [2, C]. cuBLASLt's bias epilogue takes the
+  // bias in the output's type (cublasLt.h, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE), here fp32.
+  Grow<float> bias32_;
   Grow<T> dx_, dln_, dqkv_, datty_, dfch_;
 };
 

@@ -16,9 +16,10 @@
 namespace tandem::cuda {
 
 // tokens: device [B, T]; out: [B, T, C]. A token outside [0, vocab) writes NaN into its row
-// (nothing on the device can throw; TokenBuckets::build checks them on the host first).
-template <class T>
-void embedding_forward(const int32_t* tokens, const T* wte, const T* wpe, T* out, int64_t B, int64_t T_, int64_t C,
+// (nothing on the device can throw; TokenBuckets::build checks them on the host first). Out is T,
+// or float with T = bf16: the sum kept in fp32 as a bf16 model's residual stream starts.
+template <class T, class Out>
+void embedding_forward(const int32_t* tokens, const T* wte, const T* wpe, Out* out, int64_t B, int64_t T_, int64_t C,
                        int64_t vocab, cudaStream_t stream);
 
 // The positions of a batch grouped by token: for each distinct token (ascending), its positions

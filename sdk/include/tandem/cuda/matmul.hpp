@@ -50,11 +50,22 @@ struct Epilogue {
   // (product + bias) is written here and c gets its GELU (tanh approximation); backward: read, and c
   // gets the product times GELU'(pre-activation) (no bias then).
   void* gelu_input = nullptr;
+  // [n] fp32, with Out = float and no bias or GELU: the sums of op(b) over its k rows, WRITTEN here
+  // (not added), in the same pass: a linear layer's bias gradient beside its weight gradient
+  // dW = x^T dy, b = dy. cuBLASLt's BGRADA (its A is our b: matmul.cu), taken with alpha = 1.
+  float* bias_grad = nullptr;
 };
 
 template <class Out>
 void matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n, int64_t k,
             cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& epilogue);
+
+// As the call above, but returns false, having queued nothing, where cuBLASLt has no algorithm for
+// this problem and epilogue (an epilogue it may not offer for every shape or type: bias_grad),
+// instead of throwing; other failures still throw.
+template <class Out>
+bool try_matmul(Blas& blas, const bf16* a, Trans ta, const bf16* b, Trans tb, Out* c, int64_t m, int64_t n,
+                int64_t k, cudaStream_t stream, float alpha, float beta, const Out* bias, const Epilogue& epilogue);
 
 // fp32 operands and output in true fp32 (CUBLAS_COMPUTE_32F, no TF32): the precision of the CPU
 // path, for the fp32 model and its checks against references.
