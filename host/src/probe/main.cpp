@@ -26,6 +26,13 @@ bool write_all(const std::string& text) {
 
 }  // namespace
 
+// In a sanitizer build the probe must still die the way a module's load makes it die: AddressSanitizer
+// would otherwise catch the module's SIGSEGV (or abort, SIGFPE, ...) and exit with status 1, and the
+// registry would report an exit where there was a crash. Read by ASan only; an ordinary build ignores it.
+extern "C" const char* __asan_default_options() {
+  return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0";
+}
+
 int main(int argc, char** argv) {
   // Every library opened stays loaded until _exit: unloading would run the module's destructors, and
   // a crash there would be blamed on the next file.
