@@ -1,27 +1,25 @@
 #include "io/output_path.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <stdexcept>
 #include <system_error>
+
+#include "io/regular_file.hpp"
 
 namespace tandem::io {
 
 namespace fs = std::filesystem;
 
 std::optional<std::string> irregular_kind(const fs::path& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::symlink_status(path, ec);  // the link itself, never its target
-  switch (status.type()) {
-    case fs::file_type::not_found:
-    case fs::file_type::regular: return std::nullopt;
-    case fs::file_type::none: return ec ? std::optional<std::string>("unreadable (" + ec.message() + ")") : std::nullopt;
-    case fs::file_type::directory: return "a directory";
-    case fs::file_type::symlink: return "a symbolic link";
-    case fs::file_type::block: return "a block device";
-    case fs::file_type::character: return "a character device";
-    case fs::file_type::fifo: return "a FIFO";
-    case fs::file_type::socket: return "a socket";
-    default: return "not a regular file";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {  // the link itself, never its target
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;  // nothing there yet
+    return "unreadable (" + std::generic_category().message(errno) + ")";
   }
+  if (S_ISREG(st.st_mode)) return std::nullopt;
+  return file_kind(st.st_mode);
 }
 
 void check_output_path(const fs::path& path, bool replace, const std::string& what, const std::string& how_to_replace) {
