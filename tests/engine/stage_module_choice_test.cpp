@@ -70,7 +70,7 @@ TEST(StageModuleChoice, ParamsAreCheckedAgainstTheModulesSchema) {
 TEST(StageModuleChoice, AnUnknownNameNamesTheConfigThePathAndTheStageModules) {
   const std::string text =
       "{\"train_micro_batch_size_per_gpu\": 2,\n \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.01}},\n"
-      " \"tandem\": {\"stage_module\": \"zero9\"}}";
+      " \"zero_optimization\": {\"stage\": 0},\n \"tandem\": {\"stage_module\": \"zero9\"}}";
   std::string message;
   try {
     State::reset();

@@ -73,6 +73,7 @@ grep -q "warmup_lr" "$work/modules-ext.txt" || { cat "$work/modules-ext.txt"; fa
 cat > "$work/config.json" <<'JSON'
 {
   "train_micro_batch_size_per_gpu": 1,
+  "zero_optimization": {"stage": 0},
   "optimizer": {"type": "AdamW", "params": {"lr": 0.1}},
   "scheduler": {"type": "StepDecayLR", "params": {"gamma": 0.5, "step_size": 3}}
 }

@@ -45,16 +45,21 @@ class PluginError : public std::runtime_error {
 };
 
 // A DeepSpeed config under a name, as Accelerate's DeepSpeedPlugin. Each plugin owns its config.
+// As Accelerate's plugin, it needs a zero_optimization block (ConfigError naming the config
+// otherwise) and reads a missing gradient_accumulation_steps as 1; after prepare() its config holds
+// the values prepare filled in (State::plugin(name).config()), as Accelerate fills
+// plugin.deepspeed_config in place.
 class DeepSpeedPlugin {
  public:
-  explicit DeepSpeedPlugin(DeepSpeedConfig config) : config_(std::move(config)) {}
+  explicit DeepSpeedPlugin(DeepSpeedConfig config);
   // A config file path, JSON text or urlsafe-base64 JSON (load_config). Throws ConfigError.
   static DeepSpeedPlugin from(const std::string& path_or_text) { return DeepSpeedPlugin(load_config(path_or_text)); }
 
   const DeepSpeedConfig& config() const { return config_; }
-  // Accelerate's users edit an inactive plugin's config before selecting it; prepared objects keep
-  // the config they were bound to.
-  void set_config(DeepSpeedConfig config) { config_ = std::move(config); }
+  // Accelerate's users edit an inactive plugin's config before selecting it (DeepSpeedConfig::with
+  // edits one value); prepared objects keep the config they were bound to. The same rules as the
+  // constructor's apply.
+  void set_config(DeepSpeedConfig config);
 
  private:
   DeepSpeedConfig config_;
@@ -152,6 +157,17 @@ class State {
   std::mutex ranks_mutex_;
 };
 
+// An optimizer or scheduler given to prepare() in code rather than in the config (Accelerate's
+// prepare(model, optimizer, scheduler) with torch objects): the type as a config's block names it
+// ("AdamW", "WarmupLR", a module's name) and its params. A config with its own block is then an
+// error, as in Accelerate. An optimizer in code stands for a torch one: "Adam" is torch.optim.Adam
+// (L2 decay: adam_w_mode false unless given), "AdamW" decoupled, and under offload_optimizer both run
+// on cpu_adamw, as Accelerate maps them to DeepSpeedCPUAdam; it also sets zero_allow_untested_optimizer.
+struct ClientModuleSpec {
+  std::string type;
+  json::Value params = json::Value::object();
+};
+
 // What the caller knows at prepare() that a config's "auto" values may come from (Accelerate reads
 // them from the model, the optimizer, the scheduler and the data loaders it is given).
 struct PrepareInputs {
@@ -167,6 +183,10 @@ struct PrepareInputs {
   // The model to build an engine for; without one, prepare() resolves the config and creates the
   // scheduler only. The model's hidden size fills hidden_size when that is not given.
   std::optional<ModelSpec> model;
+  // The optimizer and scheduler given in code (above); their params' lr fills the schedule's "auto"
+  // as a client optimizer's lr does in Accelerate.
+  std::optional<ClientModuleSpec> optimizer;
+  std::optional<ClientModuleSpec> scheduler;
 };
 
 // What prepare() made: the config it was bound to, resolved, and the objects the config selects.

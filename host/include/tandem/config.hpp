@@ -54,6 +54,14 @@ class DeepSpeedConfig {
   const json::Value* optimizer() const { return tree_.find("optimizer"); }
   const json::Value* scheduler() const { return tree_.find("scheduler"); }
 
+  // A copy with one value set (replaced, or added with any missing parent objects), validated again:
+  // how code edits a plugin's config as Accelerate's users edit `plugin.deepspeed_config[...]`.
+  //   teacher = teacher.with("train_micro_batch_size_per_gpu", *student.find("train_micro_batch_size_per_gpu"));
+  // The path is dotted ("zero_optimization.offload_optimizer.device"); a part that exists and is not
+  // an object is std::invalid_argument; a value the schema refuses is ConfigError, as at load. The
+  // copy reads as the normalized tree (deprecated spellings already mapped) with the same source.
+  DeepSpeedConfig with(std::string_view dotted_path, json::Value value) const;
+
  private:
   json::Document document_;
   json::Value tree_;

@@ -133,6 +133,9 @@ class Engine {
   int32_t first_rank() const;  // the global rank of this process's first rank
   bool on_gpu() const { return gpu_ != nullptr; }
   bool trains() const { return has_optimizer_; }
+  // The optimizer module the config's "optimizer" selected ("adamw"; "cpu_adamw" under ZeRO-Offload;
+  // a third party's), "" for a forward-only engine.
+  std::string optimizer_module() const;
   int64_t vocab_size() const { return vocab_; }
   int64_t max_sequence() const { return max_sequence_; }
   int64_t hidden_size() const { return hidden_; }

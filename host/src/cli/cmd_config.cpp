@@ -4,6 +4,7 @@
 #include "cli/cli.hpp"
 #include "engine/optimizer_module.hpp"
 #include "loader/param_binding.hpp"
+#include "runtime/plugin_rules.hpp"
 
 namespace tandem::cli {
 
@@ -103,6 +104,11 @@ int check(const Args& args) {
     try {
       const DeepSpeedConfig config = load_config_file(file);
       for (const ConfigIssue& w : config.warnings()) std::cerr << "warning: " << w.to_string() << "\n";
+      // check reads a config as DeepSpeed does (no zero_optimization: stage 0); a run takes it through
+      // a plugin, as Accelerate does, and refuses it.
+      if (std::optional<ConfigIssue> why = plugin_rules::refusal(config))
+        std::cerr << "warning: " << why->to_string() << " (DeepSpeed alone runs it at stage 0; tandem train, "
+                  << "distill and Accelerator::prepare refuse it)\n";
       check_modules(config, registry);
       std::vector<std::string> autos;
       collect_autos(config.tree(), autos);

@@ -78,6 +78,11 @@ void Engine::on_ranks(const std::function<void(int32_t)>& fn) const {
   });
 }
 
+std::string Engine::optimizer_module() const {
+  if (ranks_.empty() || !ranks_.front()->optimizer) return "";
+  return ranks_.front()->optimizer->module_name();
+}
+
 int64_t Engine::parameter_count() const {
   int64_t n = 0;
   for (const tandem_model_param& p : params_) n += static_cast<int64_t>(numel(p));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "runtime/plugin_rules.hpp"
 #include "tandem/model.h"
 
 namespace tandem {
@@ -79,7 +80,11 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
 
   Prepared prepared;
   prepared.plugin_name_ = name;
-  prepared.config_ = resolve(chosen.config(), resolve_inputs);
+  // The optimizer and scheduler given in code join the config this prepare resolves, not the plugin's.
+  prepared.config_ = resolve(plugin_rules::with_client_modules(chosen.config(), inputs), resolve_inputs);
+  if (std::optional<ConfigIssue> mismatch =
+          plugin_rules::gradient_accumulation_mismatch(chosen.config(), options.gradient_accumulation_steps))
+    prepared.config_.warnings.push_back(*mismatch);
   const ResolvedConfig& config = prepared.config_;
   if (inputs.model && !config.optimizer && (config.zero.stage == 1 || config.zero.stage == 2))
     throw ConfigError(config.source, json::Position{}, "zero_optimization.stage",
@@ -104,6 +109,10 @@ Prepared Accelerator::prepare(const PrepareInputs& inputs, std::optional<std::st
     prepared.engine_->build(registry, std::move(models), inputs.model->seed, prepared.scheduler_.get(),
                             state_->ranks(), state_->comm(), state_->gpu());
   }
+  // Accelerate fills plugin.deepspeed_config in place; here only once everything above succeeded, so
+  // that a failed prepare leaves the plugin as it was.
+  state_->set_plugin_config(name, plugin_rules::filled(chosen.config(), config, inputs.model.has_value(),
+                                                       inputs.optimizer.has_value()));
   return prepared;
 }
 

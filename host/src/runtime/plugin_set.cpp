@@ -1,6 +1,8 @@
 // PluginSet: named DeepSpeed configs in the order given, with errors that list the known names.
 #include "tandem/accelerator.hpp"
 
+#include "runtime/plugin_rules.hpp"
+
 namespace tandem {
 
 namespace {
@@ -12,6 +14,10 @@ std::string join_names(const std::vector<std::string>& names) {
 }
 
 }  // namespace
+
+DeepSpeedPlugin::DeepSpeedPlugin(DeepSpeedConfig config) : config_(plugin_rules::adopt(std::move(config))) {}
+
+void DeepSpeedPlugin::set_config(DeepSpeedConfig config) { config_ = plugin_rules::adopt(std::move(config)); }
 
 PluginSet::PluginSet(std::initializer_list<std::pair<std::string, DeepSpeedPlugin>> plugins) {
   for (const auto& [name, plugin] : plugins) add(name, plugin);

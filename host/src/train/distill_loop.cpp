@@ -55,6 +55,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   Accelerator accelerator(std::move(plugins), accel);
   PrepareInputs student_inputs = prepare_inputs(r);
   Prepared student = accelerator.prepare(student_inputs);
+  print_config_warnings(student);
   Engine& engine = *student.engine();
   if (!engine.trains())
     throw std::invalid_argument(r.deepspeed_source + ": the student's config has no \"optimizer\"; the student trains");
@@ -69,6 +70,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
     teacher_inputs.model = run.teacher.model;
     teacher_inputs.micro_batch = batch.micro_batch_per_gpu;  // fills an "auto"; the teacher sees the same batches
     teacher = accelerator.prepare(teacher_inputs);
+    print_config_warnings(*teacher);
     if (teacher->engine()->trains())
       throw std::invalid_argument(run.teacher.deepspeed_source +
                                   ": the teacher's config has an \"optimizer\"; the teacher is frozen (prepare it "

@@ -32,6 +32,7 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
   Accelerator accelerator(std::move(plugins), accel);
   PrepareInputs inputs = prepare_inputs(run);
   Prepared prepared = accelerator.prepare(inputs);
+  print_config_warnings(prepared);
   Engine& engine = *prepared.engine();
   if (!engine.trains())
     throw std::invalid_argument(run.deepspeed_source + ": the config has no \"optimizer\"; `tandem train` needs one");

@@ -100,6 +100,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     const RunFile& m = run.models[i].run;
     accelerators[i].select(run.models[i].name);
     prepared.push_back(accelerators[i].prepare(prepare_inputs(m)));
+    print_config_warnings(prepared.back());
     Engine& e = *prepared.back().engine();
     if (!e.trains())
       throw std::invalid_argument(m.deepspeed_source + ": the config of model \"" + run.models[i].name +

@@ -27,6 +27,11 @@ DeepSpeedConfig load_deepspeed(const json::Value& inline_config, const std::stri
   return load_config_file(source);
 }
 
+void print_config_warnings(const Prepared& prepared) {
+  if (prepared.engine() != nullptr && prepared.engine()->first_rank() != 0) return;
+  for (const ConfigIssue& w : prepared.config().warnings) std::cerr << "tandem: warning: " << w.to_string() << "\n";
+}
+
 PrepareInputs prepare_inputs(const RunFile& run) {
   PrepareInputs inputs;
   inputs.model = run.model;

@@ -25,6 +25,10 @@ DeepSpeedConfig load_deepspeed(const json::Value& inline_config, const std::stri
 // fill the config's "auto" values (lr, weight decay, warm-up and total steps).
 PrepareInputs prepare_inputs(const RunFile& run);
 
+// The config's warnings as prepare() resolved it (features tandem ignores, a gradient accumulation
+// the config overrides, ...), printed once per run by the process of global rank 0.
+void print_config_warnings(const Prepared& prepared);
+
 // The run's tokens (the default corpus is made in run.cache_dir when data is "kjv").
 std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size);
 
