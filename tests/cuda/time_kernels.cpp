@@ -141,19 +141,38 @@ TEST(CudaTiming, DISABLED_Gpt2SmallSizes) {
            }),
            2.0 * double(kRows * kC + kC * 3 * kC + kRows * 3 * kC), flops);
   }
-  {  // Attention, bf16, B=8 T=1024 C=768 H=12
-    auto qkv = random_array<bf16>(size_t(kRows * 3 * kC), 16), dy = random_array<bf16>(size_t(kRows * kC), 17);
-    DeviceArray<bf16> y(size_t(kRows * kC)), dqkv(size_t(kRows * 3 * kC));
-    DeviceArray<float> lse(size_t(kB * kH * kT));
-    const double flops = 4.0 * double(kB * kH) * double(kT) * double(kT) / 2 * double(kC / kH);  // causal half
-    report("attention forward bf16 B=8 T=1024 C=768 H=12", median_ms([&] {
-             attention_forward(qkv.get(), y.get(), lse.get(), kB, kT, kC, kH, nullptr);
-           }),
-           2.0 * double(kRows * 4 * kC), flops);
-    report("attention backward bf16", median_ms([&] {
-             attention_backward(dy.get(), qkv.get(), y.get(), lse.get(), dqkv.get(), kB, kT, kC, kH, nullptr);
-           }),
-           2.0 * double(kRows * 8 * kC), 2.5 * flops);
+  // Attention, bf16, T=1024 C=768 H=12 (head size 64), both paths (tandem's kernels; cuDNN's fused
+  // SDPA where it loads), at B=8 and GPT-2's training B=16. FLOPs as FlashAttention's benchmark
+  // counts them: 4 B H T^2 D forward, halved for the causal mask; the backward 2.5 times that.
+  for (const int64_t B : {kB, 2 * kB}) {
+    const int64_t rows = B * kT;
+    auto qkv = random_array<bf16>(size_t(rows * 3 * kC), 16), dy = random_array<bf16>(size_t(rows * kC), 17);
+    DeviceArray<bf16> y(size_t(rows * kC)), dqkv(size_t(rows * 3 * kC));
+    DeviceArray<float> lse(size_t(B * kH * kT));
+    const double flops = 4.0 * double(B * kH) * double(kT) * double(kT) / 2 * double(kC / kH);
+    for (const AttentionChoice choice : {AttentionChoice::tandem, AttentionChoice::cudnn}) {
+      const bool is_cudnn = choice == AttentionChoice::cudnn;
+      if (is_cudnn && !attention_cudnn_unavailable().empty()) {
+        std::printf("[ timing   ] attention cudnn: not timed, %s\n", attention_cudnn_unavailable().c_str());
+        continue;
+      }
+      Attention attention(choice);
+      const std::string tag = std::string("attention ") + (is_cudnn ? "cudnn " : "tandem ") + "B=" + std::to_string(B);
+      try {
+        const double fwd = median_ms([&] {
+          attention_forward(attention, qkv.get(), y.get(), lse.get(), B, kT, kC, kH, nullptr);
+        });
+        const double bwd = median_ms([&] {
+          attention_backward(attention, dy.get(), qkv.get(), y.get(), lse.get(), dqkv.get(), B, kT, kC, kH, nullptr);
+        });
+        report((tag + " forward").c_str(), fwd, 2.0 * double(rows * 4 * kC), flops);
+        report((tag + " backward").c_str(), bwd, 2.0 * double(rows * 8 * kC), 2.5 * flops);
+        report((tag + " fwd+bwd").c_str(), fwd + bwd, 2.0 * double(rows * 12 * kC), 3.5 * flops);
+      } catch (const std::exception& e) {
+        std::printf("[ timing   ] %s: FAILED: %s\n", tag.c_str(), e.what());
+        for (const std::string& line : attention.log()) std::printf("[ timing   ]   %s\n", line.c_str());
+      }
+    }
   }
 }
 

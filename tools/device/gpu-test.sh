@@ -4,7 +4,7 @@
 #   OUT_DIR/bin/   every test binary that ctest labels `gpu`
 #   OUT_DIR/lib/   libtandem.so, libtbb.so.12 and OpenBLAS (RUNPATH $ORIGIN/../lib and LD_LIBRARY_PATH find them)
 #   OUT_DIR/run-gpu-tests.sh   runs them all there, cuBLASLt and NCCL taken from PyTorch's wheels
-#   OUT_DIR/tools/, bench/     the tandem CLI, bench_train_gpu, tools/bench/gpu.sh and the PyTorch peer
+#   OUT_DIR/tools/, bench/     the tandem CLI, bench_train_gpu, cudnn_sdpa_probe, tools/bench/gpu.sh and the PyTorch peer
 #   OUT_DIR/env.sh             the environment every command there starts from
 #
 #   tools/device/gpu-test.sh [BUILD_DIR [OUT_DIR]]       (defaults: build-gpu, bundle)
@@ -34,9 +34,11 @@ mkdir -p "$out/lib/tandem/modules"
 cp -a "$build"/lib/tandem/modules/*.so "$out/lib/tandem/modules/"  # the engine tests load them
 "$root/tools/device/carry-libs.sh" "$out/lib"
 # The GPU benchmarks ride along (tools/bench/gpu.sh: tandem's workloads and the PyTorch peer).
-cmake --build "$build" -j"${JOBS:-2}" --target bench_train_gpu tandem_cli tandem-gpt2-logits >/dev/null
+# cudnn_sdpa_probe: the cuDNN attention path step by step (tests/cuda/cudnn_sdpa_probe.cpp).
+cmake --build "$build" -j"${JOBS:-2}" --target bench_train_gpu tandem_cli tandem-gpt2-logits cudnn_sdpa_probe >/dev/null
 mkdir -p "$out/tools"  # not bin/: run-gpu-tests.sh runs everything there
 cp -a "$build"/bin/bench_train_gpu "$build"/bin/tandem "$build"/bin/tandem-gpt2-logits "$out/tools/"
+cp -a "$build"/bin/cudnn_sdpa_probe "$out/tools/"
 mkdir -p "$out/bench"
 cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/tools/check/hf_gpt2_check.py \
   "$root"/tools/device/gpu-all.sh "$root"/tools/device/kernel-profile.sh \
@@ -45,12 +47,14 @@ cp "$root"/tools/bench/gpu.sh "$root"/tools/bench/gpu_report.py "$root"/tools/ch
 peer=${PEER:-$root/../shared/peers/torch_anchor.py}
 if [ -f "$peer" ]; then cp "$peer" "$out/bench/"; else echo "gpu-test.sh: no $peer: the benchmarks will have no peer" >&2; fi
 
-# What every command there sources first: the bundle's libraries, then cuBLASLt, the CUDA runtime
-# and NCCL from PyTorch's wheels (the binaries' RUNPATH names the usual place; this finds others),
-# and NVLink multicast off (KINDS.md).
+# What every command there sources first: the bundle's libraries, then cuBLASLt, the CUDA runtime,
+# NCCL and cuDNN (opened with dlopen by the attention's cuDNN path: nvidia-cudnn-cu13's lib/) from
+# PyTorch's wheels (the binaries' RUNPATH names the usual place; this finds others), and NVLink
+# multicast off (KINDS.md).
 cat >"$out/env.sh" <<'ENV'
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-extra=$(find /opt /usr \( -name libcublasLt.so.13 -o -name libcudart.so.13 -o -name libnccl.so.2 \) -path '*site-packages/nvidia/*' 2>/dev/null |
+extra=$(find /opt /usr \( -name libcublasLt.so.13 -o -name libcudart.so.13 -o -name libnccl.so.2 -o -name libcudnn.so.9 \) \
+  -path '*site-packages/nvidia/*' 2>/dev/null |
   xargs -r -n1 dirname | sort -u | paste -sd: -)
 export LD_LIBRARY_PATH=$here/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export NCCL_NVLS_ENABLE=0

@@ -105,7 +105,7 @@ void GptCudaModel<T>::block_forward(const Layer& a, const float* x_in, const std
   cuda::layernorm_forward(x_in, p[kLn1Weight], p[kLn1Bias], a.ln1, a.ln1_mean, a.ln1_rstd, BT, C, stream_);
   cuda::matmul(blas_, a.ln1, Trans::no, p[kAttnWeight], Trans::no, a.qkv, BT, 3 * C, C, stream_, 1.0f, 0.0f,
                p[kAttnBias]);
-  cuda::attention_forward(a.qkv, a.atty, a.lse, B, Tn, C, cfg_.n_head, stream_);
+  cuda::attention_forward(attention_, a.qkv, a.atty, a.lse, B, Tn, C, cfg_.n_head, stream_);
   // Residuals: x_mid = x_in + c_proj(y) and x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid)))). In
   // inference x_in may be x_out itself (one buffer set): it has been consumed by then.
   residual_product(a.atty, p[kAttnProjWeight], p[kAttnProjBias], x_in, a.x_mid, C, 0);
@@ -220,7 +220,7 @@ void GptCudaModel<T>::block_backward(const Layer& a, const float* x_in, const st
   // Attention half: x_mid = x_in + c_proj(attention(c_attn(ln_1(x_in))))
   cuda::matmul(blas_, dx, Trans::no, p[kAttnProjWeight], Trans::yes, datty, BT, C, C, stream_);
   cuda::linear_param_grads(blas_, a.atty, dx, g[kAttnProjWeight], g[kAttnProjBias], BT, C, C, stream_);
-  cuda::attention_backward(datty, a.qkv, a.atty, a.lse, dqkv, B, Tn, C, cfg_.n_head, stream_);
+  cuda::attention_backward(attention_, datty, a.qkv, a.atty, a.lse, dqkv, B, Tn, C, cfg_.n_head, stream_);
   cuda::matmul(blas_, dqkv, Trans::no, p[kAttnWeight], Trans::yes, dln, BT, C, 3 * C, stream_);
   cuda::linear_param_grads(blas_, a.ln1, dqkv, g[kAttnWeight], g[kAttnBias], BT, C, 3 * C, stream_);
   cuda::layernorm_backward(dln, x_in, p[kLn1Weight], a.ln1_mean, a.ln1_rstd, dx, g[kLn1Weight], g[kLn1Bias], BT, C,

@@ -31,6 +31,7 @@
 #include "tandem/compute/bf16.hpp"
 #include "tandem/compute/param_access.hpp"
 #include "tandem/compute/tensor.hpp"
+#include "tandem/cuda/attention.hpp"
 #include "tandem/cuda/embedding.hpp"
 #include "tandem/cuda/matmul.hpp"
 #include "tandem/cuda/runtime.hpp"
@@ -91,6 +92,9 @@ class GptCudaModel {
   std::vector<std::vector<size_t>> layer_params_;
   cudaStream_t stream_;
   cuda::Blas blas_;
+  // bf16 attention through cuDNN's fused SDPA where it loads (TANDEM_ATTENTION picks; read here, so
+  // a bad value fails the model's creation), tandem's kernels otherwise: tandem/cuda/attention.hpp.
+  cuda::Attention attention_;
   cuda::TokenBuckets buckets_;
 
   int64_t B_ = 0, T_ = 0, sets_ = 0;
