@@ -126,5 +126,23 @@ TEST(Train, BadRunFilesExitWithTwoAndTheirLineAndColumn) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Train, ARunPrintsItsConfigsWarningsSuchAsAFeatureTandemIgnores) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tandem-train-warn-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path run = write_run(dir);
+  // The same config with a TensorBoard block: DeepSpeed writes event files, tandem does not (yet).
+  std::ofstream(dir / "ds.json") << R"({"train_micro_batch_size_per_gpu": "auto", "gradient_clipping": 1.0,
+    "optimizer": {"type": "AdamW", "params": {"lr": "auto", "weight_decay": "auto"}},
+    "tensorboard": {"enabled": true, "output_path": "tb"},
+    "zero_optimization": {"stage": 0}})";
+  std::string err;
+  EXPECT_EQ(tandem_cli("train --quiet --stop-after 1 " + run.string(), &err), 0) << err;
+  EXPECT_NE(err.find("tandem: warning: "), std::string::npos) << err;
+  EXPECT_NE(err.find("ds.json:3:"), std::string::npos) << err;
+  EXPECT_NE(err.find("tensorboard"), std::string::npos) << err;
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace tandem
