@@ -242,3 +242,44 @@ TEST(DataLoader, BadSettingsAndTooLittleData) {
   EXPECT_THROW(ok.seek({0, ok.steps_per_epoch()}), data::DataError);
   EXPECT_THROW(ok.val_rows(ok.val_batches()), data::DataError);
 }
+
+namespace {
+
+// The windows every rank of a world reads at a position: the step's rows, all ranks together.
+std::multiset<uint64_t> step_rows(const std::shared_ptr<const data::Tokens>& tokens, int64_t B, int W,
+                                  data::Position p) {
+  std::multiset<uint64_t> rows;
+  for (int r = 0; r < W; ++r) {
+    data::DataLoader l(tokens, config(8, B, r, W, 9, 0.0));
+    for (uint64_t row : l.train_rows(p)) rows.insert(row);
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST(DataLoader, AnotherWorldSizeContinuesAfterTheWindowsTheSavedRunUsed) {
+  // Issue 21: a checkpoint resumed at another world size or micro_batch continues with the first
+  // window the saved run had not used (the epoch's order is the same; a step uses B*W windows of it).
+  const auto tokens = counting_tokens(8 * 400 + 1);
+  data::DataLoader saved(tokens, config(8, 2, 0, 2, 9, 0.0));  // 4 windows a step
+  saved.seek(data::Position{1, 3});                             // 12 windows of epoch 1 used
+
+  data::DataLoader four(tokens, config(8, 1, 0, 4, 9, 0.0));  // 4 a step: the same steps
+  EXPECT_EQ(four.continue_after(saved.state()), 0u);
+  EXPECT_EQ(four.position(), (data::Position{1, 3}));
+  EXPECT_EQ(step_rows(tokens, 1, 4, {1, 3}), step_rows(tokens, 2, 2, {1, 3})) << "the same windows, other ranks";
+
+  data::DataLoader three(tokens, config(8, 1, 2, 3, 9, 0.0));  // 3 a step: 12 = 4 steps
+  EXPECT_EQ(three.continue_after(saved.state()), 0u);
+  EXPECT_EQ(three.position(), (data::Position{1, 4}));
+
+  data::DataLoader five(tokens, config(8, 1, 0, 5, 9, 0.0));  // 5 a step: step 3 starts at 15, 3 passed over
+  EXPECT_EQ(five.continue_after(saved.state()), 3u);
+  EXPECT_EQ(five.position(), (data::Position{1, 3}));
+
+  // The seed, block size and split must still agree.
+  data::DataLoader other_seed(tokens, config(8, 1, 0, 4, 10, 0.0));
+  EXPECT_NE(expect_error([&] { other_seed.continue_after(saved.state()); }).find("seed = 9, this run 10"),
+            std::string::npos);
+}

@@ -192,8 +192,20 @@ class DataLoader {
   // DataError naming the key, the saved and the current value (continuing bit for bit needs them equal).
   json::Value state() const;
   void restore(const json::Value& state);
+  // For a run of another world size or micro_batch (a checkpoint resumed under another topology):
+  // moves to the first step of this loader that uses none of the windows `state`'s run had used
+  // (the same epoch's order, which depends only on seed and train_tokens; seed, block_size and
+  // train_tokens must be equal, as for restore). Returns the windows passed over to land on a step
+  // of this loader (0 when the count used divides into its steps), never any used twice.
+  uint64_t continue_after(const json::Value& state);
 
  private:
+  struct SavedPosition {
+    Position position;
+    int64_t micro_batch = 0, world_size = 0;
+  };
+  // A saved state, checked against this loader (micro_batch and world_size too when same_batch).
+  SavedPosition saved_position(const json::Value& state, bool same_batch) const;
   std::vector<uint64_t> rows_in(const std::vector<uint32_t>& order, uint64_t step) const;
   void fill(const std::vector<uint64_t>& rows, Batch& out) const;
 

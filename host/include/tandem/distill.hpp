@@ -130,6 +130,7 @@ std::filesystem::path resolve_teacher_checkpoint(const DistillRunFile& run);
 struct DistillOptions {
   bool with_teacher = true;  // false: the baseline, the same student trained on cross-entropy alone
   bool resume = false;       // continue from the newest checkpoint in the student's checkpoint_dir
+  std::filesystem::path resume_from;  // with resume: from this student checkpoint instead (not with a baseline)
   bool overwrite = false;    // start over in a checkpoint_dir that holds a run; replace existing metrics
   bool progress = true;
   bool skip_memory_check = false;  // as TrainOptions

@@ -48,6 +48,9 @@ enum class RunDevice { cpu, cuda, stand_in };
 const char* run_device_name(RunDevice device);  // "cpu", "cuda", "stand_in"
 
 class RankPool;
+namespace checkpoint {
+struct SavedEngine;
+}
 namespace gpu {
 class Device;
 }
@@ -169,7 +172,9 @@ class Engine {
   // Checkpoints: weights (model.safetensors, Hugging Face names), each rank's optimizer state and
   // master shards, the scheduler and the step counters, written into `dir` (which must exist and be
   // empty); load() restores them exactly. The caller makes the directory atomic (write to a
-  // temporary name, rename).
+  // temporary name, rename). load() takes a checkpoint of any ZeRO stage and world size: the master
+  // weights and every optimizer state are gathered from the saved ranks and cut by this engine's
+  // layout, bit for bit (docs/checkpoints.md); offloaded and on-device optimizer state are the same.
   void save(const std::filesystem::path& dir) const;
   void load(const std::filesystem::path& dir, bool with_optimizer = true);
   // Replaces the weights from one safetensors file: a model.safetensors of tandem's, or a Hugging
@@ -190,6 +195,10 @@ class Engine {
              LrScheduler* scheduler, std::shared_ptr<RankPool> pool, std::shared_ptr<ModuleInstance> comm,
              std::shared_ptr<gpu::Device> gpu);
   void take_step(StepReport& report, const std::function<void()>& during_step);
+  // load()'s optimizer state: each rank's own file (same stage and world size), or every state
+  // gathered across the saved ranks and re-cut for this layout (engine_reshard.cpp).
+  void load_own_shards(const std::filesystem::path& dir);
+  void load_resharded(const checkpoint::SavedEngine& saved);
   // fn(local_rank) on every rank at once, each rank's thread bound to the GPU first (GPU runs).
   void on_ranks(const std::function<void(int32_t)>& fn) const;
   void backward_on_cpu(Rank& rank, const TokenBatch& batch, const LossSpec& loss, size_t r);

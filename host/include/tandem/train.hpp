@@ -126,6 +126,9 @@ class NonFiniteError : public std::runtime_error {
 
 struct TrainOptions {
   bool resume = false;        // continue from the newest checkpoint in checkpoint_dir
+  // With resume: continue from this checkpoint (a step-N directory, of this run or another; read,
+  // never changed) instead. Its stage and world size may differ from this run's (Engine::load).
+  std::filesystem::path resume_from;
   bool overwrite = false;     // start over in a checkpoint_dir that holds a run; replace existing metrics
   bool progress = true;       // a progress bar on a terminal, plain lines otherwise
   // Build the models even where the memory check (estimate/run_memory.hpp) says they cannot fit.

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "checkpoint/saved_engine.hpp"
 #include "io/output_path.hpp"
 #include "tandem/checkpoint.hpp"
 #include "tandem/checkpoint_manifest.hpp"
@@ -14,151 +15,33 @@ namespace tandem {
 
 namespace {
 
-struct LayoutParam {
-  std::string name;
-  std::vector<int64_t> shape;
-  size_t group = 0;
-  size_t offset = 0;
-  size_t numel() const {
-    size_t n = 1;
-    for (int64_t d : shape) n *= static_cast<size_t>(d);
-    return n;
-  }
-};
-
-struct LayoutGroup {
-  size_t numel = 0;
-  size_t padded = 0;
-};
-
-class Manifest {
- public:
-  explicit Manifest(const std::filesystem::path& file) : file_(file.string()), doc_(json::parse_file(file)) {
-    if (!doc_.root.is_object()) fail(doc_.root, "not a JSON object");
-    const json::Value& format = field(doc_.root, "format");
-    if (!format.is_string() || format.as_string() != "tandem-engine") fail(format, "not a tandem engine checkpoint");
-  }
-
-  [[noreturn]] void fail(const json::Value& at, const std::string& why) const {
-    throw CheckpointError(json::where(file_, at.position()) + ": " + (at.path().empty() ? "" : at.path() + ": ") + why);
-  }
-  const json::Value& field(const json::Value& object, const char* key) const {
-    const json::Value* v = object.find(key);
-    if (v == nullptr) fail(object, std::string("missing \"") + key + "\"");
-    return *v;
-  }
-  int64_t integer(const json::Value& object, const char* key, int64_t min) const {
-    const json::Value& v = field(object, key);
-    if (!v.is_int() || v.as_int() < min) fail(v, "expected an integer >= " + std::to_string(min));
-    return v.as_int();
-  }
-  const json::Value& root() const { return doc_.root; }
-
- private:
-  std::string file_;
-  json::Document doc_;
-};
-
-std::vector<float> rebuild_group(const std::filesystem::path& dir, size_t g, const LayoutGroup& group, int64_t world) {
-  std::vector<float> buffer(group.padded, 0.0f);
-  std::vector<int32_t> owner(group.padded, -1);  // which rank's shard set each element
-  const std::string name = "master." + std::to_string(g);
-  for (int64_t r = 0; r < world; ++r) {
-    const std::filesystem::path file = dir / ("rank" + std::to_string(r) + ".safetensors");
-    const safetensors::File shards = safetensors::File::open(file);
-    auto meta = [&](const std::string& key) -> size_t {
-      const std::string* v = shards.metadata_value(key);
-      if (v == nullptr) throw CheckpointError(file.string() + ": no \"" + key + "\" in the metadata (the shard's layout)");
-      try {
-        size_t used = 0;
-        const unsigned long long n = std::stoull(*v, &used);
-        if (used != v->size()) throw std::invalid_argument(*v);
-        return static_cast<size_t>(n);
-      } catch (const std::exception&) {
-        throw CheckpointError(file.string() + ": metadata \"" + key + "\" is \"" + *v + "\", not a count");
-      }
-    };
-    const size_t offset = meta(name + ".offset");
-    const size_t padded = meta(name + ".padded");
-    if (padded != group.padded)
-      throw CheckpointError(file.string() + ": " + name + " belongs to a buffer of " + std::to_string(padded) +
-                            " elements; engine.json's layout pads group " + std::to_string(g) + " to " +
-                            std::to_string(group.padded));
-    const std::vector<float> values = shards.read_f32(name);
-    if (offset > padded || values.size() > padded - offset)
-      throw CheckpointError(file.string() + ": " + name + " (" + std::to_string(values.size()) +
-                            " elements at offset " + std::to_string(offset) + ") runs past its buffer of " +
-                            std::to_string(padded));
-    for (size_t i = 0; i < values.size(); ++i) {
-      const size_t at = offset + i;
-      if (owner[at] >= 0 && std::memcmp(&buffer[at], &values[i], sizeof(float)) != 0)
-        throw CheckpointError(file.string() + ": " + name + " element " + std::to_string(at) + " is " +
-                              std::to_string(values[i]) + " on rank " + std::to_string(r) + " and " +
-                              std::to_string(buffer[at]) + " on rank " + std::to_string(owner[at]) +
-                              "; ranks that hold the same element must agree");
-      buffer[at] = values[i];
-      owner[at] = static_cast<int32_t>(r);
-    }
-  }
-  for (size_t i = 0; i < group.numel; ++i)
-    if (owner[i] < 0)
-      throw CheckpointError((dir / "rank0.safetensors").string() + ": element " + std::to_string(i) + " of " + name +
-                            " is in no rank's shard; the checkpoint is missing a partition");
-  return buffer;
-}
-
 ConsolidateReport consolidate(const std::filesystem::path& dir, const std::filesystem::path& out) {
-  const Manifest manifest(dir / "engine.json");
-  const json::Value& root = manifest.root();
+  const checkpoint::SavedEngine saved = checkpoint::SavedEngine::read(dir);
   ConsolidateReport report;
-  report.stage = manifest.integer(root, "stage", 0);
-  report.world_size = manifest.integer(root, "world_size", 1);
-  const json::Value& has_optimizer = manifest.field(root, "has_optimizer");
-  if (!has_optimizer.is_bool()) manifest.fail(has_optimizer, "expected true or false");
-
-  const json::Value& layout = manifest.field(root, "layout");
-  std::vector<LayoutGroup> groups;
-  for (const json::Value& g : manifest.field(layout, "groups").items())
-    groups.push_back(LayoutGroup{static_cast<size_t>(manifest.integer(g, "numel", 0)),
-                                 static_cast<size_t>(manifest.integer(g, "padded", 0))});
-  std::vector<LayoutParam> params;
-  for (const json::Value& p : manifest.field(layout, "params").items()) {
-    LayoutParam lp;
-    const json::Value& name = manifest.field(p, "name");
-    if (!name.is_string()) manifest.fail(name, "expected a string");
-    lp.name = name.as_string();
-    for (const json::Value& d : manifest.field(p, "shape").items()) {
-      if (!d.is_int() || d.as_int() < 0) manifest.fail(d, "expected a dimension");
-      lp.shape.push_back(d.as_int());
-    }
-    lp.group = static_cast<size_t>(manifest.integer(p, "group", 0));
-    lp.offset = static_cast<size_t>(manifest.integer(p, "offset", 0));
-    if (lp.group >= groups.size() || lp.offset + lp.numel() > groups[lp.group].numel)
-      manifest.fail(p, "parameter " + lp.name + " lies outside its group's buffer");
-    params.push_back(std::move(lp));
-  }
-
-  std::vector<std::vector<float>> values(params.size());
-  if (has_optimizer.as_bool()) {
+  report.stage = saved.stage;
+  report.world_size = saved.world_size;
+  std::vector<std::vector<float>> values(saved.params.size());
+  if (saved.has_optimizer) {
     // The fp32 master weights, from the partitions each rank saved.
-    std::vector<std::vector<float>> buffers;
-    for (size_t g = 0; g < groups.size(); ++g) buffers.push_back(rebuild_group(dir, g, groups[g], report.world_size));
-    for (size_t i = 0; i < params.size(); ++i) {
-      const float* first = buffers[params[i].group].data() + params[i].offset;
-      values[i].assign(first, first + params[i].numel());
+    const checkpoint::SavedShards shards(saved);
+    std::vector<std::vector<float>> groups;
+    for (size_t g = 0; g < saved.groups.size(); ++g) groups.push_back(shards.gather("master", g));
+    for (size_t i = 0; i < saved.params.size(); ++i) {
+      const float* first = groups[saved.params[i].group].data() + saved.params[i].offset;
+      values[i].assign(first, first + saved.params[i].numel());
     }
     report.from_shards = true;
   } else {
     const safetensors::File weights = safetensors::File::open(dir / "model.safetensors");
-    for (size_t i = 0; i < params.size(); ++i) {
-      weights.expect(params[i].name, params[i].shape);
-      values[i] = weights.read_f32(params[i].name);
+    for (size_t i = 0; i < saved.params.size(); ++i) {
+      weights.expect(saved.params[i].name, saved.params[i].shape);
+      values[i] = weights.read_f32(saved.params[i].name);
     }
   }
 
   std::vector<safetensors::TensorData> tensors;
-  for (size_t i = 0; i < params.size(); ++i) {
-    tensors.push_back(safetensors::f32_tensor(params[i].name, params[i].shape, values[i]));
+  for (size_t i = 0; i < saved.params.size(); ++i) {
+    tensors.push_back(safetensors::f32_tensor(saved.params[i].name, saved.params[i].shape, values[i]));
     report.parameters += static_cast<int64_t>(values[i].size());
   }
   report.tensors = tensors.size();

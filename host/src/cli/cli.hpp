@@ -57,6 +57,7 @@ RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::stri
 // --resume, --quiet, --stop-after N: the flags of `tandem train` and `tandem distill`.
 struct RunFlags {
   bool resume = false;
+  std::filesystem::path resume_from;  // --resume PATH; empty: the newest checkpoint in checkpoint_dir
   bool overwrite = false;
   bool progress = true;
   bool skip_memory_check = false;
@@ -64,6 +65,9 @@ struct RunFlags {
   std::vector<std::filesystem::path> module_path;  // --module-path DIR, repeatable
 };
 void add_run_flag_options(po::options_description& options);
+// The arguments with "--resume PATH" joined into "--resume=PATH", so that the option's value is
+// optional and PATH is not taken for the run file (see options.cpp for the rule).
+Args join_resume_path(const Args& args);
 RunFlags read_run_flags(const po::variables_map& vm);
 // "trained N steps: train loss X, validation loss Y (unigram baseline Z), T tokens/s; checkpoint C"
 // " (did you mean --NAME?)" for an option that is not one of `options` but near one, else "".

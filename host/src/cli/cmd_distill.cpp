@@ -20,7 +20,7 @@ int run_distill(const Args& args) {
   const SignalWatcher watcher(stop);
 
   constexpr const char* kUsage =
-      "usage: tandem distill RUN.json [--baseline] [--resume | --overwrite] [--quiet] [--stop-after N]\n"
+      "usage: tandem distill RUN.json [--baseline] [--resume [PATH] | --overwrite] [--quiet] [--stop-after N]\n"
       "           [--skip-memory-check] [--module-path DIR]...\n"
       "Trains the run file's student on cross-entropy plus alpha * T^2 * KL(teacher_T || student_T), the\n"
       "teacher loaded from a `tandem train` checkpoint and run without gradients, each model under its own\n"
@@ -34,13 +34,14 @@ int run_distill(const Args& args) {
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map vm;
-  if (!parse(args, options, positional, vm, kUsage)) return kExitOk;
+  if (!parse(join_resume_path(args), options, positional, vm, kUsage)) return kExitOk;
   if (file.empty()) throw UsageError(std::string("no run file given\n") + kUsage);
 
   const DistillRunFile run = load_distill_run_file(file);
   const RunFlags flags = read_run_flags(vm);
   DistillOptions opts;
   opts.resume = flags.resume;
+  opts.resume_from = flags.resume_from;
   opts.overwrite = flags.overwrite;
   opts.progress = flags.progress;
   opts.skip_memory_check = flags.skip_memory_check;

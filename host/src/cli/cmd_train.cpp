@@ -30,7 +30,7 @@ int run_train(const Args& args) {
   const SignalWatcher watcher(stop);
 
   constexpr const char* kUsage =
-      "usage: tandem train RUN.json [--resume | --overwrite] [--quiet] [--stop-after N] [--skip-memory-check]\n"
+      "usage: tandem train RUN.json [--resume [PATH] | --overwrite] [--quiet] [--stop-after N] [--skip-memory-check]\n"
       "           [--module-path DIR]...\n"
       "Trains the run file's model on its data under its DeepSpeed config, with thread-ranks; a run file\n"
       "with \"models\" trains several disjoint models side by side. The run file's keys: docs/run-files.md.";
@@ -41,11 +41,12 @@ int run_train(const Args& args) {
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map vm;
-  if (!parse(args, options, positional, vm, kUsage)) return kExitOk;
+  if (!parse(join_resume_path(args), options, positional, vm, kUsage)) return kExitOk;
   if (file.empty()) throw UsageError(std::string("no run file given\n") + kUsage);
   const RunFlags flags = read_run_flags(vm);
   TrainOptions opts;
   opts.resume = flags.resume;
+  opts.resume_from = flags.resume_from;
   opts.overwrite = flags.overwrite;
   opts.progress = flags.progress;
   opts.skip_memory_check = flags.skip_memory_check;

@@ -61,7 +61,9 @@ RunFacts read_run_facts(const po::variables_map& vm, const std::vector<std::stri
 }
 
 void add_run_flag_options(po::options_description& options) {
-  options.add_options()("resume", "continue from the newest checkpoint in checkpoint_dir")(
+  options.add_options()("resume", po::value<std::string>()->implicit_value("")->value_name("PATH"),
+                        "continue from the newest checkpoint in checkpoint_dir, or from the checkpoint PATH (a step-N "
+                        "directory of this run or another, read and never changed)")(
       "overwrite", "start over in a checkpoint_dir that holds a run, and replace an existing metrics file")(
       "quiet,q", "no progress on stderr")(
       "skip-memory-check", "build the models even where they are estimated not to fit in memory")("stop-after", po::value<int64_t>(),
@@ -70,9 +72,27 @@ void add_run_flag_options(po::options_description& options) {
       "also load modules from DIR (repeatable; after the default directories and TANDEM_MODULE_PATH)");
 }
 
+Args join_resume_path(const Args& args) {
+  // "--resume PATH": PATH is the next argument unless it is an option or a regular file (the run
+  // file: checkpoints are directories). One that does not exist is PATH too, and is refused by name.
+  Args out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::error_code ec;
+    if (args[i] == "--resume" && i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-' &&
+        !std::filesystem::is_regular_file(args[i + 1], ec)) {
+      out.push_back("--resume=" + args[i + 1]);
+      ++i;
+    } else {
+      out.push_back(args[i]);
+    }
+  }
+  return out;
+}
+
 RunFlags read_run_flags(const po::variables_map& vm) {
   RunFlags flags;
   flags.resume = vm.count("resume") > 0;
+  if (flags.resume) flags.resume_from = vm["resume"].as<std::string>();
   flags.overwrite = vm.count("overwrite") > 0;
   if (flags.resume && flags.overwrite) throw UsageError("--resume and --overwrite exclude each other");
   flags.progress = vm.count("quiet") == 0;

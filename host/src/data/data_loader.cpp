@@ -133,7 +133,7 @@ json::Value DataLoader::state() const {
   return s;
 }
 
-void DataLoader::restore(const json::Value& state) {
+DataLoader::SavedPosition DataLoader::saved_position(const json::Value& state, bool same_batch) const {
   const std::string& src = tokens_->source;
   if (!state.is_object()) throw DataError(src, setting_error("saved state is " + state.type_name() + ", not an object"));
   auto integer = [&](const char* key) -> int64_t {
@@ -154,10 +154,35 @@ void DataLoader::restore(const json::Value& state) {
     throw DataError(src, setting_error("saved state has no \"seed\" string"));
   must_equal("seed", seed->as_string(), std::to_string(config_.seed));
   must_equal("block_size", std::to_string(integer("block_size")), std::to_string(config_.block_size));
-  must_equal("micro_batch", std::to_string(integer("micro_batch")), std::to_string(config_.micro_batch));
-  must_equal("world_size", std::to_string(integer("world_size")), std::to_string(config_.world_size));
+  SavedPosition saved;
+  saved.micro_batch = integer("micro_batch");
+  saved.world_size = integer("world_size");
+  if (same_batch) {
+    must_equal("micro_batch", std::to_string(saved.micro_batch), std::to_string(config_.micro_batch));
+    must_equal("world_size", std::to_string(saved.world_size), std::to_string(config_.world_size));
+  }
   must_equal("train_tokens", std::to_string(integer("train_tokens")), std::to_string(train_tokens_));
-  seek(Position{static_cast<uint64_t>(integer("epoch")), static_cast<uint64_t>(integer("step"))});
+  saved.position = Position{static_cast<uint64_t>(integer("epoch")), static_cast<uint64_t>(integer("step"))};
+  return saved;
+}
+
+void DataLoader::restore(const json::Value& state) { seek(saved_position(state, true).position); }
+
+uint64_t DataLoader::continue_after(const json::Value& state) {
+  const SavedPosition saved = saved_position(state, false);
+  // Step s of an epoch has used windows [s * B * W, (s + 1) * B * W) of the epoch's order (rows_in):
+  // the windows used so far are a count, whatever B and W were.
+  const uint64_t used = saved.position.step * static_cast<uint64_t>(saved.micro_batch * saved.world_size);
+  const uint64_t per_step = static_cast<uint64_t>(config_.micro_batch) * static_cast<uint64_t>(config_.world_size);
+  uint64_t step = (used + per_step - 1) / per_step;  // the first step that uses none of them
+  uint64_t skipped = step * per_step - used;
+  Position p{saved.position.epoch, step};
+  if (step >= steps_per_epoch_) {  // the rest of the epoch is shorter than a step: the next one begins
+    skipped = train_windows_ > used ? train_windows_ - used : 0;
+    p = Position{saved.position.epoch + 1, 0};
+  }
+  seek(p);
+  return skipped;
 }
 
 }  // namespace tandem::data

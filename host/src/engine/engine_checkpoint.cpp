@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "checkpoint/saved_engine.hpp"
+#include "engine/engine_state_views.hpp"
 #include "io/atomic_file.hpp"
 #include "tandem/checkpoint_manifest.hpp"
 
@@ -24,6 +26,11 @@
 namespace tandem {
 
 namespace {
+
+using engine_state::host_values;
+using engine_state::optimizer_buffers;
+using engine_state::read_into_view;
+using engine_state::view_numel;
 
 constexpr const char* kFormat = "tandem-engine";
 constexpr int64_t kFormatVersion = 1;
@@ -50,55 +57,8 @@ std::vector<std::byte> from_hex(const std::string& text, const std::string& wher
   return out;
 }
 
-size_t view_numel(const tandem_tensor_view& v) {
-  size_t n = 1;
-  for (uint32_t d = 0; d < v.ndim; ++d) n *= static_cast<size_t>(v.shape[d]);
-  return n;
-}
-
-// A state view's values on the host: the view itself there, a copy from the GPU kept in `copies` (the
-// tensors to write refer to it until they are written).
-std::span<const float> host_values(const tandem_tensor_view& view, size_t n, const gpu::Device* gpu,
-                                   std::deque<std::vector<float>>& copies) {
-  if (view.device == TANDEM_DEVICE_CPU) return {static_cast<const float*>(view.data), n};
-  if (gpu == nullptr) throw std::runtime_error("a GPU view in an engine on the CPU");
-  copies.emplace_back(n);
-  gpu->read(view.data, view.dtype, copies.back());
-  return copies.back();
-}
-
-// A tensor of the file into a state view, through the host for a GPU view.
-void read_into_view(const safetensors::File& file, const std::string& name, const tandem_tensor_view& view, size_t n,
-                    const gpu::Device* gpu) {
-  if (view.device == TANDEM_DEVICE_CPU) {
-    file.read_f32(name, std::span<float>(static_cast<float*>(view.data), n));
-    return;
-  }
-  if (gpu == nullptr) throw std::runtime_error("a GPU view in an engine on the CPU");
-  std::vector<float> values(n);
-  file.read_f32(name, values);
-  gpu->write(values, view.data);
-}
-
 std::filesystem::path rank_file(const std::filesystem::path& dir, int32_t r) {
   return dir / ("rank" + std::to_string(r) + ".safetensors");
-}
-
-// The optimizer's named state buffers of one rank.
-std::vector<std::pair<std::string, tandem_tensor_view>> optimizer_buffers(const ModuleInstance& optimizer,
-                                                                          const tandem_optimizer_vtable& vt) {
-  std::vector<std::pair<std::string, tandem_tensor_view>> out;
-  const uint32_t n = vt.state_buffer_count(optimizer.handle());
-  for (uint32_t i = 0; i < n; ++i) {
-    const char* name = nullptr;
-    tandem_tensor_view view{};
-    view.struct_size = sizeof view;
-    sdk::call_checked([&](tandem_error* err) { return vt.state_buffer(optimizer.handle(), i, &name, &view, err); });
-    if (view.dtype != TANDEM_DTYPE_F32 || (view.device != TANDEM_DEVICE_CPU && view.device != TANDEM_DEVICE_CUDA))
-      throw std::runtime_error(optimizer.label() + ": optimizer state '" + name + "' is not fp32 host or GPU memory");
-    out.emplace_back(name, view);
-  }
-  return out;
 }
 
 }  // namespace
@@ -209,28 +169,48 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
   // a tandem older than manifests, or assembled by hand: loaded as it is).
   if (std::filesystem::exists(dir / kCheckpointManifestFile)) verify_checkpoint(dir);
   const std::string manifest_path = (dir / "engine.json").string();
-  const json::Document doc = json::parse_file(dir / "engine.json");
-  auto field = [&](const char* key) -> const json::Value& {
-    const json::Value* v = doc.root.find(key);
-    if (v == nullptr) throw std::runtime_error(manifest_path + ": missing \"" + std::string(key) + "\"");
-    return *v;
-  };
-  if (!field("format").is_string() || field("format").as_string() != kFormat || !field("version").is_int() ||
-      field("version").as_int() != kFormatVersion)
-    throw std::runtime_error(manifest_path + ": not a tandem engine checkpoint of version " +
-                             std::to_string(kFormatVersion));
+  const checkpoint::SavedEngine saved = checkpoint::SavedEngine::read(dir);
+  if (saved.version != kFormatVersion)
+    throw std::runtime_error(manifest_path + ": a tandem engine checkpoint of version " + std::to_string(saved.version) +
+                             "; this tandem reads version " + std::to_string(kFormatVersion));
 
   // Weights first: they are all an inference engine needs.
   load_weights(dir / "model.safetensors");
   if (!with_optimizer || !has_optimizer_) return;
 
-  if (!field("has_optimizer").as_bool())
+  if (!saved.has_optimizer)
     throw std::runtime_error(manifest_path + ": the checkpoint has no optimizer state; load it without");
-  if (field("stage").as_int() != config_.zero.stage || field("world_size").as_int() != world_size())
-    throw std::runtime_error(manifest_path + ": saved under ZeRO stage " + std::to_string(field("stage").as_int()) +
-                             " with " + std::to_string(field("world_size").as_int()) +
-                             " ranks; this engine runs stage " + std::to_string(config_.zero.stage) + " with " +
-                             std::to_string(world_size()) + " ranks (load the weights alone to change either)");
+  // The same layout reads each rank's own file; another stage or world size gathers every state
+  // across the saved ranks and cuts it by this engine's layout (engine_reshard.cpp).
+  if (saved.stage == config_.zero.stage && saved.world_size == world_size())
+    load_own_shards(dir);
+  else
+    load_resharded(saved);
+  global_steps_ = saved.global_steps;
+  skipped_steps_ = saved.skipped_steps;
+  taken_steps_ = saved.taken_steps;
+  micro_steps_ = saved.micro_steps;
+  const json::Value& root = saved.doc.root;
+  // Checkpoints from before mixed precision have no scaler state: fp32 runs, whose scaler never changes.
+  if (const json::Value* scaler = root.find("loss_scaler")) {
+    auto number = [&](const char* key) -> const json::Value& {
+      const json::Value* v = scaler->find(key);
+      if (v == nullptr || !v->is_number())
+        throw std::runtime_error(manifest_path + ": loss_scaler." + key + " is missing or not a number");
+      return *v;
+    };
+    scaler_.restore(LossScaler::State{number("scale").as_double(), number("iteration").as_int(),
+                                      number("last_overflow_iteration").as_int(), number("hysteresis").as_int()});
+  }
+  if (scheduler_ != nullptr) {
+    const json::Value* state = root.find("scheduler_state");
+    if (state == nullptr || !state->is_string())
+      throw std::runtime_error(manifest_path + ": no scheduler_state for this engine's scheduler");
+    scheduler_->load_state(from_hex(state->as_string(), manifest_path));
+  }
+}
+
+void Engine::load_own_shards(const std::filesystem::path& dir) {
   on_ranks([&](int32_t r) {
     Rank& rank = *ranks_[static_cast<size_t>(r)];
     const safetensors::File file = safetensors::File::open(rank_file(dir, r));
@@ -256,27 +236,6 @@ void Engine::load(const std::filesystem::path& dir, bool with_optimizer) {
       read_into_view(file, "optimizer." + name, view, n, gpu_.get());
     }
   });
-  global_steps_ = field("global_steps").as_int();
-  skipped_steps_ = field("skipped_steps").as_int();
-  taken_steps_ = field("taken_steps").as_int();
-  micro_steps_ = field("micro_steps").as_int();
-  // Checkpoints from before mixed precision have no scaler state: fp32 runs, whose scaler never changes.
-  if (const json::Value* scaler = doc.root.find("loss_scaler")) {
-    auto number = [&](const char* key) -> const json::Value& {
-      const json::Value* v = scaler->find(key);
-      if (v == nullptr || !v->is_number())
-        throw std::runtime_error(manifest_path + ": loss_scaler." + key + " is missing or not a number");
-      return *v;
-    };
-    scaler_.restore(LossScaler::State{number("scale").as_double(), number("iteration").as_int(),
-                                      number("last_overflow_iteration").as_int(), number("hysteresis").as_int()});
-  }
-  if (scheduler_ != nullptr) {
-    const json::Value* state = doc.root.find("scheduler_state");
-    if (state == nullptr || !state->is_string())
-      throw std::runtime_error(manifest_path + ": no scheduler_state for this engine's scheduler");
-    scheduler_->load_state(from_hex(state->as_string(), manifest_path));
-  }
 }
 
 }  // namespace tandem

@@ -96,6 +96,13 @@ std::optional<std::filesystem::path> CheckpointDir::latest(std::ostream& log, st
   return found;
 }
 
+std::vector<std::filesystem::path> CheckpointDir::newer_than(int64_t step) const {
+  std::vector<std::filesystem::path> out;
+  for (const auto& [s, path] : list_checkpoints(dir_))
+    if (s > step) out.push_back(path);
+  return out;
+}
+
 std::filesystem::path CheckpointDir::write(int64_t step, const std::function<void(const std::filesystem::path&)>& fill) {
   const std::filesystem::path final_dir = dir_ / step_name(step);
   const std::filesystem::path partial = dir_ / (step_name(step) + ".partial-" + std::to_string(::getpid()));

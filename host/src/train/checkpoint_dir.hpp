@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <ostream>
+#include <vector>
 
 namespace tandem {
 
@@ -29,6 +30,9 @@ class CheckpointDir {
   // CheckpointError when checkpoints exist but none is whole (resuming from scratch would silently
   // lose the run).
   std::optional<std::filesystem::path> latest(std::ostream& log, std::optional<int64_t> at_most = std::nullopt) const;
+  // The checkpoints of a step above `step`, newest first (whole or not): those a run resumed from an
+  // older step would replace.
+  std::vector<std::filesystem::path> newer_than(int64_t step) const;
   // Runs fill(dir) on a fresh partial directory, writes its manifest and publishes it as
   // step-<step>; then removes checkpoints beyond the newest `keep` (and any of a later step, left by
   // an abandoned run). Any failure throws CheckpointWriteError (tandem/train.hpp) naming the path and

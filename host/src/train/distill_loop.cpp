@@ -95,6 +95,8 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
 
   TrainOptions loop_options;
   loop_options.resume = options.resume;
+  // A named checkpoint is the distilled student's; the baseline resumes from its own directory.
+  if (options.with_teacher) loop_options.resume_from = options.resume_from;
   loop_options.overwrite = options.overwrite;
   loop_options.progress = options.progress;
   loop_options.stop_after = options.stop_after;

@@ -148,6 +148,10 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   std::vector<std::filesystem::path> resumed_from(checkpoints.size());  // each model's, when resumed
   if (options.resume) {
     if (shared.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
+    if (!options.resume_from.empty())
+      throw std::invalid_argument(run.source + ": --resume " + options.resume_from.string() +
+                                  ": a run of several models resumes from its own checkpoint_dir (--resume without "
+                                  "PATH); a named checkpoint is one model's (train or distill)");
     std::optional<int64_t> at_most;
     std::vector<std::optional<std::filesystem::path>> latest(checkpoints.size());
     for (;;) {

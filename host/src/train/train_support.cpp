@@ -178,11 +178,36 @@ void write_trainer_state(const std::filesystem::path& dir, int64_t step, const s
 }
 
 void restore_loaders(const std::filesystem::path& checkpoint, std::vector<data::DataLoader>& loaders) {
-  const json::Document trainer = json::parse_file(checkpoint / "trainer.json");
+  const std::filesystem::path file = checkpoint / "trainer.json";
+  if (!std::filesystem::exists(file))
+    throw std::invalid_argument(file.string() + ": missing: the checkpoint holds no data position (was it written by "
+                                "Engine::save rather than tandem train or distill?); nothing was loaded into the run");
+  const json::Document trainer = json::parse_file(file);
   const json::Value* states = trainer.root.find("loaders");
-  if (states == nullptr || !states->is_array() || states->items().size() != loaders.size())
-    throw std::runtime_error((checkpoint / "trainer.json").string() + ": no loader state per rank");
-  for (size_t r = 0; r < loaders.size(); ++r) loaders[r].restore(states->items()[r]);
+  if (states == nullptr || !states->is_array() || states->items().empty())
+    throw std::runtime_error(file.string() + ": no loader state per rank");
+  const json::Value& first = states->items().front();
+  const json::Value* world = first.find("world_size");
+  const json::Value* micro = first.find("micro_batch");
+  const bool same_batch = world != nullptr && micro != nullptr && world->is_int() && micro->is_int() &&
+                          world->as_int() == loaders.front().config().world_size &&
+                          micro->as_int() == loaders.front().config().micro_batch;
+  if (same_batch) {
+    if (states->items().size() != loaders.size()) throw std::runtime_error(file.string() + ": no loader state per rank");
+    for (size_t r = 0; r < loaders.size(); ++r) loaders[r].restore(states->items()[r]);
+    return;
+  }
+  // Another world size or micro batch (a checkpoint resumed under another topology): the ranks moved
+  // in lockstep, so the first rank's position is the run's; each new rank continues after the
+  // windows the saved run had used.
+  uint64_t skipped = 0;
+  for (data::DataLoader& l : loaders) skipped = l.continue_after(first);
+  std::cerr << "tandem: the checkpoint's data position was saved at world_size " << json::to_string(*world)
+            << " x micro_batch " << json::to_string(*micro) << "; this run continues at world_size "
+            << loaders.front().config().world_size << " x micro_batch " << loaders.front().config().micro_batch
+            << " from the first window the saved run had not used"
+            << (skipped > 0 ? " (" + std::to_string(skipped) + " windows passed over to start on a whole step)" : "")
+            << "\n";
 }
 
 }  // namespace tandem

@@ -6,6 +6,7 @@
 
 #include "io/regular_file.hpp"
 #include "train/checkpoint_dir.hpp"
+#include "train/named_checkpoint.hpp"
 #include "train/progress.hpp"
 #include "train/run_outputs.hpp"
 #include "train/train_support.hpp"
@@ -36,7 +37,10 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
   CheckpointDir checkpoints(outputs.checkpoint_dir, run.keep_checkpoints);
   if (options.resume) {
     if (outputs.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
-    if (const std::optional<std::filesystem::path> latest = checkpoints.latest(std::cerr)) {
+    const std::optional<std::filesystem::path> latest =
+        options.resume_from.empty() ? checkpoints.latest(std::cerr)
+                                    : std::optional(named_checkpoint(options.resume_from, checkpoints, run.source));
+    if (latest) {
       engine.load(*latest);
       restore_loaders(*latest, loaders);
       result.summary.last_checkpoint = *latest;
