@@ -124,12 +124,10 @@ refused deepspeedexamples/ds_zero_stage_3_config.json \
   'ds_zero_stage_3_config.json:10:5: zero_optimization.stage3_param_persitence_threshold: unknown key'
 says deepspeedexamples/ds_zero_stage_3_config.json 'did you mean "stage3_param_persistence_threshold"?'
 
-# cifar: ZeRO-2 with the deprecated cpu_offload, read as offload_optimizer.device = "cpu". It also
-# sets fp16_master_weights_and_grads, which DeepSpeed allows at stage 2 and a tandem run refuses when
-# it builds the engine; check does not say so yet, so its exit status is not asserted here (report of
-# branch i19-fixtures).
-check deepspeedexamples/cifar_ds_config.json
-says deepspeedexamples/cifar_ds_config.json "$cpu_offload_alias"
+# cifar: ZeRO-2 with the deprecated cpu_offload (as ds_config_func_bs4_zero2_offload below). It also
+# sets fp16_master_weights_and_grads, which DeepSpeed allows at stage 2 and tandem refuses (it keeps
+# fp32 master weights under every stage): check refuses it as a run would, at the key.
+refused deepspeedexamples/cifar_ds_config.json "fp16.fp16_master_weights_and_grads: not supported"
 
 # --- DeepSpeed.
 # No zero_optimization block at all (DeepSpeed: stage 0); "Adam" with betas and eps.

@@ -31,10 +31,14 @@ void check_stage_dependent(const json::Value& tree, Findings& f) {
   const std::string stage_text = "ZeRO stage is " + std::to_string(*stage);
 
   const json::Value* master = find_path(tree, "fp16.fp16_master_weights_and_grads");
-  if (concrete_bool(master).value_or(false) && concrete_bool(find_path(tree, "fp16.enabled")).value_or(false) &&
-      *stage != 2)
-    f.error(*master, "fp16_master_weights_and_grads works only with ZeRO stage 2 (" + stage_text +
-                         "), as DeepSpeed asserts");
+  if (concrete_bool(master).value_or(false) && concrete_bool(find_path(tree, "fp16.enabled")).value_or(false)) {
+    if (*stage != 2)
+      f.error(*master, "fp16_master_weights_and_grads works only with ZeRO stage 2 (" + stage_text +
+                           "), as DeepSpeed asserts");
+    else  // DeepSpeed's own choice at stage 2; tandem's stages have no fp16 master weights
+      f.error(*master, "not supported: tandem keeps fp32 master weights under every stage "
+                       "(docs/mixed-precision.md); remove the key or set it to false");
+  }
 
   const json::Value* ratio = find_path(tree, "zero_optimization.offload_optimizer.ratio");
   if (const auto r = concrete_number(ratio); r && *r < 1.0 && *stage != 3)

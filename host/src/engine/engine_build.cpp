@@ -92,10 +92,6 @@ tandem_dtype working_precision(const ResolvedConfig& config) {
 // tandem_stage_options.param_dtype arrived in SDK 1.1: a stage built against 1.0 cannot see it, and
 // would silently train in fp32 what the config asked to train in 16 bits.
 void require_precision_support(const ResolvedConfig& config, const ModuleInfo& stage) {
-  if (config.fp16.enabled && config.fp16.fp16_master_weights_and_grads)
-    throw ModuleError(config.source +
-                      ": fp16.fp16_master_weights_and_grads is not supported: tandem keeps fp32 master weights "
-                      "under every stage (docs/mixed-precision.md); remove the key or set it to false");
   if (working_precision(config) == TANDEM_DTYPE_F32 || stage.abi_minor >= 1) return;
   throw ModuleError(config.source + ": the config enables " + std::string(mixed_precision_name(config.precision)) +
                     ", but stage module '" + stage.name + "' (" + stage.file.string() + ") was built against SDK " +
