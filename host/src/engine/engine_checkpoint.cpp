@@ -30,6 +30,8 @@ namespace {
 using engine_state::host_values;
 using engine_state::optimizer_buffers;
 using engine_state::read_into_view;
+using engine_state::master_shard;
+using engine_state::MasterShard;
 using engine_state::view_numel;
 
 constexpr const char* kFormat = "tandem-engine";
@@ -79,17 +81,11 @@ void Engine::save(const std::filesystem::path& dir) const {
       std::deque<std::vector<float>> copies;  // GPU state, on the host while it is written
       safetensors::Metadata meta{{"rank", std::to_string(r)}, {"world_size", std::to_string(ranks_.size())}};
       for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
-        tandem_tensor_view shard{};
-        shard.struct_size = sizeof shard;
-        uint64_t offset = 0, padded = 0;
-        sdk::call_checked([&](tandem_error* err) {
-          return rank.stage_vt->master_shard(rank.stage->handle(), g, &shard, &offset, &padded, err);
-        });
-        const size_t n = view_numel(shard);
-        shards.push_back(safetensors::f32_tensor("master." + std::to_string(g), {static_cast<int64_t>(n)},
-                                                 host_values(shard, n, gpu_.get(), copies)));
-        meta.emplace_back("master." + std::to_string(g) + ".offset", std::to_string(offset));
-        meta.emplace_back("master." + std::to_string(g) + ".padded", std::to_string(padded));
+        const MasterShard master = master_shard(*rank.stage, *rank.stage_vt, g);
+        shards.push_back(safetensors::f32_tensor("master." + std::to_string(g), {static_cast<int64_t>(master.numel)},
+                                                 host_values(master.view, master.numel, gpu_.get(), copies)));
+        meta.emplace_back("master." + std::to_string(g) + ".offset", std::to_string(master.offset));
+        meta.emplace_back("master." + std::to_string(g) + ".padded", std::to_string(master.padded));
       }
       for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
         const size_t n = view_numel(view);
@@ -220,15 +216,9 @@ void Engine::load_own_shards(const std::filesystem::path& dir) {
       throw std::runtime_error(rank_file(dir, r).string() + ": holds rank " + *saved_rank + "'s shard, not rank " +
                                std::to_string(r) + "'s (were the rank files renamed or swapped?)");
     for (uint32_t g = 0; g < group_defaults_.size(); ++g) {
-      tandem_tensor_view shard{};
-      shard.struct_size = sizeof shard;
-      uint64_t offset = 0, padded = 0;
-      sdk::call_checked([&](tandem_error* err) {
-        return rank.stage_vt->master_shard(rank.stage->handle(), g, &shard, &offset, &padded, err);
-      });
-      const size_t n = view_numel(shard);
-      file.expect("master." + std::to_string(g), {static_cast<int64_t>(n)});
-      read_into_view(file, "master." + std::to_string(g), shard, n, gpu_.get());
+      const MasterShard master = master_shard(*rank.stage, *rank.stage_vt, g);
+      file.expect("master." + std::to_string(g), {static_cast<int64_t>(master.numel)});
+      read_into_view(file, "master." + std::to_string(g), master.view, master.numel, gpu_.get());
     }
     for (const auto& [name, view] : optimizer_buffers(*rank.optimizer, *rank.optimizer_vt)) {
       const size_t n = view_numel(view);

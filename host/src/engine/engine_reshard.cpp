@@ -88,13 +88,10 @@ void Engine::load_resharded(const checkpoint::SavedEngine& saved) {
       std::vector<float> part;
       std::vector<tandem_tensor_view> master_views;
       for (uint32_t g = 0; g < groups.size(); ++g) {
-        tandem_tensor_view shard{};
-        shard.struct_size = sizeof shard;
-        uint64_t offset = 0, padded = 0;
-        sdk::call_checked([&](tandem_error* err) {
-          return rank.stage_vt->master_shard(rank.stage->handle(), g, &shard, &offset, &padded, err);
-        });
-        const size_t n = engine_state::view_numel(shard);
+        const engine_state::MasterShard master = engine_state::master_shard(*rank.stage, *rank.stage_vt, g);
+        const tandem_tensor_view& shard = master.view;
+        const uint64_t offset = master.offset, padded = master.padded;
+        const size_t n = master.numel;
         if (padded != flat.groups()[g].padded || offset + n > padded)
           throw std::runtime_error(rank.stage->label() + ": master shard of group " + std::to_string(g) + " (" +
                                    std::to_string(n) + " elements at " + std::to_string(offset) + " of " +

@@ -16,6 +16,7 @@
 #include "tandem/optimizer.h"
 #include "tandem/registry.hpp"
 #include "tandem/safetensors.hpp"
+#include "tandem/stage.h"
 #include "tandem/tensor.h"
 
 namespace tandem::engine_state {
@@ -58,6 +59,21 @@ inline void write_view(std::span<const float> values, const tandem_tensor_view& 
   }
   if (gpu == nullptr) throw std::runtime_error("a GPU view in an engine on the CPU");
   gpu->write(values, view.data);
+}
+
+// A rank's master shard of optimizer group `g`: the stage's view of it, where it starts in the group's
+// padded flat buffer, that buffer's size, and the shard's element count.
+struct MasterShard {
+  tandem_tensor_view view{};
+  uint64_t offset = 0, padded = 0;
+  size_t numel = 0;
+};
+inline MasterShard master_shard(const ModuleInstance& stage, const tandem_stage_vtable& vt, uint32_t g) {
+  MasterShard m;
+  m.view.struct_size = sizeof m.view;
+  sdk::call_checked([&](tandem_error* err) { return vt.master_shard(stage.handle(), g, &m.view, &m.offset, &m.padded, err); });
+  m.numel = view_numel(m.view);
+  return m;
 }
 
 // The optimizer's named state buffers of one rank.
