@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "engine_support.hpp"
 #include "tandem/train.hpp"
 
@@ -99,7 +101,9 @@ TEST(Train, AResumedRunRepeatsTheUninterruptedOneBitForBit) {
 }
 
 int tandem_cli(const std::string& args, std::string* err = nullptr) {
-  const std::string log = (std::filesystem::temp_directory_path() / "tandem-cli-err.txt").string();
+  // One file per test process: ctest runs the tests of this binary in parallel processes.
+  const std::string log =
+      (std::filesystem::temp_directory_path() / ("tandem-cli-err-" + std::to_string(::getpid()) + ".txt")).string();
   const int rc = std::system((std::string(TANDEM_TEST_BINARY_DIR) + "/bin/tandem " + args + " 2>" + log + " >/dev/null").c_str());
   if (err) {
     std::ifstream in(log);
