@@ -86,7 +86,6 @@ void Engine::load_resharded(const checkpoint::SavedEngine& saved) {
       // This rank's part of each group, in group order: the master shards, and the sections of each
       // optimizer state (which the stages lay out in the same order and lengths).
       std::vector<float> part;
-      std::vector<tandem_tensor_view> master_views;
       for (uint32_t g = 0; g < groups.size(); ++g) {
         const engine_state::MasterShard master = engine_state::master_shard(*rank.stage, *rank.stage_vt, g);
         const tandem_tensor_view& shard = master.view;
