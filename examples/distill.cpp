@@ -7,7 +7,9 @@
 //
 // Each step of the loop is the guide's loop:  teacher forward under no_grad -> student forward ->
 // combined loss -> accelerator.backward(loss) -> optimizer.step(), scheduler.step(), zero_grad().
-// Here the engine's backward does the last four (DeepSpeed's engine.step() on the boundary).
+// Here it is DeepSpeed's engine loop: backward(loss), then step(), which clips, steps the optimizer
+// and the schedule and zeroes the gradients on the accumulation boundary (Accelerate's
+// accelerator.backward() calls engine.backward() and engine.step() the same way).
 #include <fstream>
 #include <iostream>
 
@@ -85,8 +87,9 @@ int main(int argc, char** argv) {
       // output_student = student_model(**batch)
       student_model.forward(batch, /*train=*/true);
       // loss = CE + alpha * T^2 * KL(teacher_T || student_T); accelerator.backward(loss);
+      student_model.backward({&batch, &output_teacher, alpha, temperature});
       // optimizer.step(); scheduler.step(); optimizer.zero_grad()
-      const tandem::StepReport r = student_model.backward({&batch, &output_teacher, alpha, temperature});
+      const tandem::StepReport r = student_model.step();
       if ((step + 1) % 20 == 0 || step + 1 == steps)
         std::cout << "step " << r.global_steps << ": loss " << r.loss << " (CE " << r.ce_loss << ", KD " << r.kd_loss
                   << "), lr " << r.lr << "\n";

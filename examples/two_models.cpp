@@ -53,12 +53,14 @@ int main(int argc, char** argv) {
       std::vector<tandem::TokenBatch> batch;
       for (auto& rank : dl) batch.push_back(example::to_batch(rank.next()));
       // outputs1 = first_model(**batch); first_accelerator.backward(outputs1.loss);
-      // first_optimizer.step(); first_scheduler.step(); first_optimizer.zero_grad()
       first_model.forward(batch, true);
-      const tandem::StepReport r1 = first_model.backward({&batch});
+      first_model.backward({&batch});
+      // first_optimizer.step(); first_scheduler.step(); first_optimizer.zero_grad()
+      const tandem::StepReport r1 = first_model.step();
       // outputs2 = second_model(**batch); second_accelerator.backward(outputs2.loss); ...
       second_model.forward(batch, true);
-      const tandem::StepReport r2 = second_model.backward({&batch});
+      second_model.backward({&batch});
+      const tandem::StepReport r2 = second_model.step();
       if ((step + 1) % 20 == 0 || step + 1 == steps)
         std::cout << "step " << step + 1 << ": first loss " << r1.loss << " (lr " << r1.lr << "), second loss "
                   << r2.loss << " (lr " << r2.lr << ")\n";

@@ -69,7 +69,8 @@ Trace train(Engine& engine, int steps, int first_step = 0) {
     for (int64_t m = 0; m < gas; ++m) {
       const std::vector<TokenBatch> batches{random_batch(3, 80, 301, 1000 * static_cast<uint64_t>(s) + m)};
       engine.forward(batches, true);
-      const StepReport r = engine.backward(LossSpec{&batches});
+      engine.backward(LossSpec{&batches});
+      const StepReport r = engine.step();
       run.losses.push_back(r.loss);
     }
   run.params = engine.parameters();
@@ -189,7 +190,8 @@ TEST(GpuEngine, DistillationStepMatchesTheCpu) {
       const Logits teacher_logits = teacher.engine()->forward(batches, false);
       EXPECT_EQ(teacher_logits.on_gpu(), device == RunDevice::cuda);
       student.engine()->forward(batches, true);
-      const StepReport r = student.engine()->backward(LossSpec{&batches, &teacher_logits, 0.5, 2.0});
+      student.engine()->backward(LossSpec{&batches, &teacher_logits, 0.5, 2.0});
+      const StepReport r = student.engine()->step();
       out.emplace_back(r.ce_loss, r.kd_loss);
     }
     return out;

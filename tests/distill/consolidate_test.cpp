@@ -33,6 +33,7 @@ std::filesystem::path trained_checkpoint(int stage, int world, const std::string
       const auto b = test::batches(world, 50 + s);
       p.engine()->forward(b, true);
       p.engine()->backward(LossSpec{&b});
+      p.engine()->step();
     }
   const auto dir = test::temp_dir(name);
   p.engine()->save(dir);

@@ -48,6 +48,7 @@ Weights alone(int stage, uint64_t seed, int model) {
     const auto b = data_of(model, micro);
     p.engine()->forward(b, true);
     p.engine()->backward(LossSpec{&b});
+    p.engine()->step();
   }
   return p.engine()->parameters();
 }
@@ -75,7 +76,8 @@ TEST(DisjointEngines, ABackwardInOneLeavesTheOtherBitwiseUnchanged) {
 
   auto micro_step = [](Engine& e, const std::vector<TokenBatch>& data) {
     e.forward(data, true);
-    return e.backward(LossSpec{&data});
+    e.backward(LossSpec{&data});
+    return e.step();
   };
   for (int window = 0; window < 2; ++window) {
     // b holds gradients of one micro-step; a runs a whole window (and steps) in between.
@@ -119,6 +121,7 @@ TEST(DisjointEngines, EachEngineCheckpointsAndResumesOnItsOwn) {
       const auto data = data_of(p == &first ? 1 : 2, micro);
       p->engine()->forward(data, true);
       p->engine()->backward(LossSpec{&data});
+      p->engine()->step();
     }
   const auto dir = test::temp_dir("own-checkpoints");
   std::filesystem::create_directories(dir / "first");
@@ -131,6 +134,7 @@ TEST(DisjointEngines, EachEngineCheckpointsAndResumesOnItsOwn) {
   const auto more = data_of(2, 9);
   second.engine()->forward(more, true);
   second.engine()->backward(LossSpec{&more});
+  second.engine()->step();
   Prepared second_again = second_accelerator.prepare(inputs(2), "second_model");
   second_again.engine()->load(dir / "second");
   Prepared first_again = first_accelerator.prepare(inputs(1), "first_model");
@@ -140,6 +144,7 @@ TEST(DisjointEngines, EachEngineCheckpointsAndResumesOnItsOwn) {
   // One more step from the checkpoint equals the step the second model took after it.
   second_again.engine()->forward(more, true);
   second_again.engine()->backward(LossSpec{&more});
+  second_again.engine()->step();
   EXPECT_TRUE(bitwise_equal(second_again.engine()->parameters(), second.engine()->parameters()));
   std::filesystem::remove_all(dir);
 }

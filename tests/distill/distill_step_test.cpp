@@ -118,6 +118,7 @@ TEST(DistillStep, AlphaZeroTrainsExactlyAsCrossEntropyAloneAndAlphaAboveZeroDoes
       } else {
         p.student.engine()->forward(b, true);
         p.student.engine()->backward(LossSpec{&b});
+        p.student.engine()->step();
       }
     }
     return p.student.engine()->parameters();

@@ -53,7 +53,8 @@ TEST(Engine, TrainingIsDeterministic) {
     for (int step = 0; step < 4; ++step) {
       const std::vector<TokenBatch> batches{random_batch(2, 8, 32, 10 + step), random_batch(2, 8, 32, 20 + step)};
       p.engine()->forward(batches);
-      run.push_back(p.engine()->backward(LossSpec{&batches}).loss);
+      p.engine()->backward(LossSpec{&batches});
+      run.push_back(p.engine()->step().loss);
     }
   }
   EXPECT_EQ(losses[0], losses[1]);  // bit for bit
@@ -67,17 +68,20 @@ TEST(Engine, AccumulationEqualsOneLargerBatch) {
   Prepared one = prepare_tiny(tiny_config(0, 1, 0.0), 1, 4);
   std::vector<TokenBatch> all{whole};
   one.engine()->forward(all);
-  const StepReport a = one.engine()->backward(LossSpec{&all});
+  one.engine()->backward(LossSpec{&all});
+  const StepReport a = one.engine()->step();
   EXPECT_TRUE(a.stepped);
 
   Prepared two = prepare_tiny(tiny_config(0, 2, 0.0), 1, 2);
   std::vector<TokenBatch> first{rows_of(whole, 0, 2)}, second{rows_of(whole, 2, 2)};
   two.engine()->forward(first);
-  const StepReport b1 = two.engine()->backward(LossSpec{&first});
+  two.engine()->backward(LossSpec{&first});
+  const StepReport b1 = two.engine()->step();
   EXPECT_FALSE(b1.boundary);
   EXPECT_EQ(two.engine()->global_steps(), 0);
   two.engine()->forward(second);
-  const StepReport b2 = two.engine()->backward(LossSpec{&second});
+  two.engine()->backward(LossSpec{&second});
+  const StepReport b2 = two.engine()->step();
   EXPECT_TRUE(b2.stepped);
   EXPECT_NEAR(b2.grad_norm, a.grad_norm, 1e-5 * a.grad_norm);
   expect_same_first_moment(*one.engine(), *two.engine());
@@ -88,12 +92,14 @@ TEST(Engine, RanksAverageLikeOneBatch) {
   Prepared one = prepare_tiny(tiny_config(0, 1, 0.0), 1, 4);
   std::vector<TokenBatch> all{whole};
   one.engine()->forward(all);
-  const StepReport a = one.engine()->backward(LossSpec{&all});
+  one.engine()->backward(LossSpec{&all});
+  const StepReport a = one.engine()->step();
 
   Prepared two = prepare_tiny(tiny_config(0, 1, 0.0), 2, 2);
   std::vector<TokenBatch> halves{rows_of(whole, 0, 2), rows_of(whole, 2, 2)};
   two.engine()->forward(halves);
-  const StepReport b = two.engine()->backward(LossSpec{&halves});
+  two.engine()->backward(LossSpec{&halves});
+  const StepReport b = two.engine()->step();
   EXPECT_NEAR(b.loss, a.loss, 1e-5 * a.loss);
   EXPECT_NEAR(b.grad_norm, a.grad_norm, 1e-5 * a.grad_norm);
   expect_same_first_moment(*one.engine(), *two.engine());
@@ -104,7 +110,8 @@ std::vector<float> first_moment_after_one_step(double clip, const std::filesyste
   Prepared p = prepare_tiny(tiny_config(0, 1, clip), 1, 2);
   std::vector<TokenBatch> batch{random_batch(2, 8, 32, 3)};
   p.engine()->forward(batch);
-  *norm = p.engine()->backward(LossSpec{&batch}).grad_norm;
+  p.engine()->backward(LossSpec{&batch});
+  *norm = p.engine()->step().grad_norm;
   p.engine()->save(dir);
   return safetensors::File::open(dir / "rank0.safetensors").read_f32("optimizer.exp_avg");
 }
@@ -140,7 +147,8 @@ TEST(Engine, ResumeFromACheckpointIsBitExact) {
     for (int s = from; s < to; ++s) {
       const auto b = batches_for(s);
       e.forward(b);
-      losses.push_back(e.backward(LossSpec{&b}).loss);
+      e.backward(LossSpec{&b});
+      losses.push_back(e.step().loss);
     }
     return losses;
   };
@@ -278,6 +286,7 @@ TEST(Engine, AFailingRankEndsTheOthersWithItsError) {
   p.engine()->forward(b);
   try {
     p.engine()->backward(LossSpec{&b});
+    p.engine()->step();
     FAIL();
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("77"), std::string::npos) << e.what();

@@ -75,7 +75,8 @@ std::vector<double> train(Engine& e, int from, int to) {
     std::vector<TokenBatch> batches;
     for (int64_t r = 0; r < w; ++r) batches.push_back(rows_of(global, r * rows, rows));
     e.forward(batches);
-    losses.push_back(e.backward(LossSpec{&batches}).loss);
+    e.backward(LossSpec{&batches});
+    losses.push_back(e.step().loss);
   }
   return losses;
 }

@@ -37,7 +37,8 @@ Trace train(Engine& engine, int world, int micro_steps, int first = 0) {
   for (int s = first; s < first + micro_steps; ++s) {
     const auto batches = batches_for(s, world);
     engine.forward(batches);
-    run.reports.push_back(engine.backward(LossSpec{&batches}));
+    engine.backward(LossSpec{&batches});
+    run.reports.push_back(engine.step());
   }
   run.params = engine.parameters();
   return run;
@@ -111,7 +112,8 @@ TEST(MixedPrecision, Bf16TracksFp32WithoutEqualingIt) {
     const auto b = batches_for(0, 1);
     for (int s = 0; s < 30; ++s) {
       e.forward(b);
-      run.reports.push_back(e.backward(LossSpec{&b}));
+      e.backward(LossSpec{&b});
+      run.reports.push_back(e.step());
     }
     return run;
   };
@@ -145,7 +147,8 @@ TEST(MixedPrecision, Fp16OverflowsSkipStepsLowerTheScaleAndLeaveNoTrace) {
   for (; s < 30; ++s) {
     const auto b = batches_for(s, 1);
     p.engine()->forward(b);
-    reports.push_back(p.engine()->backward(LossSpec{&b}));
+    p.engine()->backward(LossSpec{&b});
+    reports.push_back(p.engine()->step());
     if (reports.back().stepped) break;
   }
   const size_t skips = reports.size() - 1;
@@ -174,7 +177,8 @@ TEST(MixedPrecision, Fp16OverflowsSkipStepsLowerTheScaleAndLeaveNoTrace) {
   for (size_t i = 0; i < initial.size(); ++i) ASSERT_TRUE(same_bits(initial[i].second, fresh.engine()->parameters()[i].second));
   const auto b = batches_for(s, 1);
   fresh.engine()->forward(b);
-  const StepReport first = fresh.engine()->backward(LossSpec{&b});
+  fresh.engine()->backward(LossSpec{&b});
+  const StepReport first = fresh.engine()->step();
   ASSERT_TRUE(first.stepped);
   EXPECT_EQ(first.grad_norm, reports.back().grad_norm);
   EXPECT_EQ(first.lr, reports.back().lr);
@@ -191,7 +195,8 @@ TEST(MixedPrecision, Fp16GradientNormAndClippingAreUnscaled) {
         tiny_config(0, 1, 0.5, R"(, "fp16": {"enabled": true, "initial_scale_power": )" + std::to_string(power) + "}"), 1, 2);
     const auto b = batches_for(0, 1);
     p.engine()->forward(b);
-    return p.engine()->backward(LossSpec{&b});
+    p.engine()->backward(LossSpec{&b});
+    return p.engine()->step();
   };
   const StepReport low = run_at(4), high = run_at(8);
   ASSERT_TRUE(low.stepped && high.stepped);
@@ -207,6 +212,7 @@ TEST(MixedPrecision, AnOverflowAtTheMinimumScaleEndsTheRunNamingTheStep) {
   p.engine()->forward(b);
   try {
     p.engine()->backward(LossSpec{&b});
+    p.engine()->step();
     FAIL() << "expected LossScaleError";
   } catch (const LossScaleError& e) {
     EXPECT_NE(std::string(e.what()).find("step 1"), std::string::npos) << e.what();

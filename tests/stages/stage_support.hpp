@@ -80,7 +80,8 @@ inline void train(Engine& e, int gas, int from, int to, Trace& trace) {
     for (int m = 0; m < gas; ++m) {
       const std::vector<TokenBatch> b = batches_for(world, s, m);
       e.forward(b);
-      const StepReport r = e.backward(LossSpec{&b});
+      e.backward(LossSpec{&b});
+      const StepReport r = e.step();
       trace.losses.push_back(r.loss);
       if (r.boundary) {
         trace.norms.push_back(r.grad_norm);

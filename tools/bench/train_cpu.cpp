@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     const std::vector<TokenBatch> b = batches();
     const auto t0 = std::chrono::steady_clock::now();
     engine.forward(b);
-    const StepReport r = engine.backward(LossSpec{&b});
+    engine.backward(LossSpec{&b});
+    const StepReport r = engine.step();
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s >= warmup) {
       seconds += dt;

@@ -178,7 +178,8 @@ int main(int argc, char** argv) try {
       r = distiller->step(batches, {engine.micro_steps()}, o.overlap ? &next : nullptr);
     } else {
       engine.forward(batches, true);
-      r = engine.backward(LossSpec{&batches});
+      engine.backward(LossSpec{&batches});
+      r = engine.step();
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (step == o.profile_step) cudaProfilerStop();

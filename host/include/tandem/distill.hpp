@@ -74,11 +74,11 @@ class Distiller {
 
   // One micro-step on every rank: checks the lockstep (rank_steps[r], the micro-step rank r's batch
   // belongs to, must equal the student's micro_steps()), runs the teacher's forward without
-  // gradients, then the student's forward and backward on the same batches with the KD loss. The
-  // student steps on its accumulation boundary, as Engine::backward does.
+  // gradients, then the student's forward, backward and step on the same batches with the KD loss.
+  // The student's optimizer steps on its accumulation boundary, as Engine::step does.
   //
   // `next`, when given, is the next micro-step's batches: the teacher's forward of them is queued
-  // while the student's optimizer steps (LossSpec::during_step), so that on a GPU with the
+  // while the student's optimizer steps (Engine::step's during_step), so that on a GPU with the
   // optimizer offloaded to the host the teacher computes while the host steps. The next call uses
   // those logits if its batches' inputs are the same, and runs the teacher again otherwise; the
   // losses are the same either way.

@@ -1,10 +1,11 @@
 // Engine: one model under one ZeRO stage, over the ranks of this process (DeepSpeed's engine).
 //
 // The ranks are threads (the `local` communicator) or, with NCCL, this process's one rank; the
-// engine hides them: forward() takes one micro-batch per rank and runs them at once, backward()
-// computes each rank's loss and gradients, reduces them through the stage, and on the accumulation
-// boundary clips, steps the optimizer and then the schedule, as DeepSpeed's engine.backward() and
-// engine.step() do:
+// engine hides them. A micro-step is forward, backward, step, as DeepSpeed's engine (and Accelerate,
+// and llm.c) reads: forward() takes one micro-batch per rank and runs them at once; backward()
+// computes each rank's loss and gradients and reduces them through the stage; step() then, on the
+// accumulation boundary only, clips, steps the optimizer and then the schedule, and at every other
+// micro-step only counts it (DeepSpeed's engine.step()):
 //   - the loss is divided by gradient_accumulation_steps before backward;
 //   - the optimizer steps when (micro_steps + 1) % gas == 0;
 //   - clipping: c = (norm + 1e-6) / gradient_clipping; if c > 1 the gradients are divided by c;
@@ -16,6 +17,12 @@
 //     loss is scaled by the loss scaler's S (tandem/loss_scaler.hpp), the gradient norm and clipping
 //     are computed unscaled (c = max(1, (norm/S + 1e-6) / clip), gradients times 1/(c*S)), and an
 //     overflow skips the step and lowers S.
+// Every backward() needs its step() before the next backward(), and every step() a backward()
+// before it: either mistake is a std::invalid_argument saying which (a window's gradients would be
+// added into the next one, or a step would apply nothing). backward() used to step as well (before
+// step() existed, unreleased); code written for that gets the first error at its second backward(),
+// never a silent change, and a compile error where it reads the report's step fields (backward()
+// returns a BackwardReport).
 // An engine made without an optimizer (a ZeRO-3 config with no "optimizer") is forward-only.
 #pragma once
 
@@ -90,13 +97,6 @@ struct LossSpec {
   const Logits* teacher = nullptr;
   double alpha = 0.5;
   double temperature = 2.0;
-  // Work for the device while the optimizer steps (a distiller queues the next teacher forward here):
-  // called once from backward's thread, after the gradients and their norm are final and before the
-  // optimizer steps (right after the backward on a micro-step that does not step). On a GPU it is
-  // queued on the same stream before the step and does not delay the step's copies, so an optimizer
-  // offloaded to the host runs while the GPU does it. It must not use this engine (it may use
-  // another: the teacher) and must leave alone the memory the step uses.
-  std::function<void()> during_step;
 };
 
 // Seconds spent in one call by rank 0 (on a GPU: device time between events around each phase;
@@ -105,6 +105,16 @@ struct Timings {
   double forward = 0, backward = 0, communication = 0, optimizer = 0;
 };
 
+// What backward() measured: the micro-step's loss. Its gradients are in the stage, applied by step().
+struct BackwardReport {
+  double loss = 0;        // mean over ranks and tokens of this micro-step's total loss
+  double ce_loss = 0;     // its cross-entropy part
+  double kd_loss = 0;     // its distillation part (0 without a teacher)
+  bool boundary = false;  // this micro-step ends an accumulation window: step() steps the optimizer
+  double loss_scale = 1.0;  // the loss scale the gradients were computed with
+};
+
+// What step() did, with the loss of the backward() before it: one micro-step's whole report.
 struct StepReport {
   double loss = 0;        // mean over ranks and tokens of this micro-step's total loss
   double ce_loss = 0;     // its cross-entropy part
@@ -151,8 +161,19 @@ class Engine {
 
   // One micro-batch per local rank. train keeps activations for backward (a trained engine only).
   Logits forward(const std::vector<TokenBatch>& batches, bool train = true);
-  // Differentiates the loss of the last training forward, and steps on the accumulation boundary.
-  StepReport backward(const LossSpec& loss);
+  // Differentiates the loss of the last training forward; the gradients wait for step(). Throws
+  // std::invalid_argument when the last backward() has not had its step() yet.
+  BackwardReport backward(const LossSpec& loss);
+  // Ends the micro-step of the last backward(): on the accumulation boundary clips, steps the
+  // optimizer and the schedule; elsewhere only counts the micro-step, as DeepSpeed's engine.step().
+  // Throws std::invalid_argument without a backward() since the last step().
+  // `during_step`, when given, is work for the device while the optimizer steps (a distiller queues
+  // the next teacher forward here): called once from this thread, after the gradients and their norm
+  // are final and before the optimizer steps (at once on a micro-step that does not step). On a GPU
+  // it is queued on the same stream before the step and does not delay the step's copies, so an
+  // optimizer offloaded to the host runs while the GPU does it. It must not use this engine (it may
+  // use another: the teacher) and must leave alone the memory the step uses.
+  StepReport step(const std::function<void()>& during_step = {});
   // Mean cross-entropy over the batches (forward only; no state changes). Throws std::invalid_argument
   // for no batches.
   double evaluate(const std::vector<std::vector<TokenBatch>>& batches);
@@ -211,6 +232,8 @@ class Engine {
   int64_t global_steps_ = 0, skipped_steps_ = 0, micro_steps_ = 0, taken_steps_ = 0;
   uint64_t forwards_ = 0;
   bool last_forward_trained_ = false;
+  // The last backward()'s report until its step(): set by backward, taken by step.
+  std::optional<BackwardReport> awaiting_step_;
   int64_t last_batch_ = 0, last_seq_ = 0;
   std::vector<std::unique_ptr<Rank>> ranks_;
   std::vector<tandem_model_param> params_;   // from rank 0's model; names owned by that instance

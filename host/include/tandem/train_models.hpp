@@ -9,8 +9,10 @@
 //   tandem::Accelerator second;                  // no arguments: shares the plugins and the selection
 //   first.select("first_model");   auto a = first.prepare(first_inputs);
 //   second.select("second_model"); auto b = second.prepare(second_inputs);
-//   for (batches : data) { a.engine()->forward(batches); a.engine()->backward({&batches});
-//                          b.engine()->forward(batches); b.engine()->backward({&batches}); }
+//   for (batches : data) {
+//     a.engine()->forward(batches); a.engine()->backward({&batches}); a.engine()->step();
+//     b.engine()->forward(batches); b.engine()->backward({&batches}); b.engine()->step();
+//   }
 //
 // `tandem train RUN.json` runs that loop when the run file has "models" instead of "model":
 //

@@ -1,10 +1,26 @@
 // Engine: forward, backward and step of one model over this process's ranks (see engine.hpp).
+//
+// Where each part of a training micro-step lives:
+//   forward    Engine::forward (here) -> the model module's forward, which acquires each layer's
+//              parameters from the stage (modules/model/gpt; ZeRO-3 gathers them:
+//              modules/stage/zero3/partitioned_params.hpp)
+//   loss       Engine::backward_on_cpu / backward_on_gpu (here): CE + KD and dlogits (host_loss.cpp
+//              on the CPU, the classifier kernel gpu::Loss on a GPU), divided by gas
+//   backward   the model module's backward; each layer's gradients go to the stage (acquire_grads /
+//              grads_done) and the stage reduces them (end_backward: zero1.cpp, zero2.cpp with
+//              modules/stage/common/gradient_buckets.hpp, zero3.cpp)
+//   step       Engine::step -> Engine::take_step (here) on the boundary: the stage's grad_norm
+//              (common/shard_step.hpp), clipping and the loss scale, the stage's step (the optimizer
+//              module on the shard, then the all-gather: common/whole_params.hpp), the scheduler
+//              (runtime/lr_scheduler.cpp) and the loss scaler (loss_scaler.cpp)
+//   build      engine_build.cpp; save/load engine_checkpoint.cpp, engine_reshard.cpp
 #include "tandem/engine.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "engine/engine_rank.hpp"
 #include "engine/rank_pool.hpp"
@@ -153,8 +169,17 @@ Logits Engine::forward(const std::vector<TokenBatch>& batches, bool train) {
   return out;
 }
 
-StepReport Engine::backward(const LossSpec& loss) {
+BackwardReport Engine::backward(const LossSpec& loss) {
   if (!has_optimizer_) throw std::invalid_argument(name_ + ": backward on an engine without an optimizer");
+  // Before anything is computed: a second backward would add its gradients into the window's ones.
+  if (awaiting_step_)
+    throw std::invalid_argument(name_ + ": a second backward() without step() after the one of micro-step " +
+                                std::to_string(micro_steps_ + 1) +
+                                ": call step() after each backward() (forward, backward, step, as DeepSpeed's "
+                                "engine; step() updates the weights on the accumulation boundary only)" +
+                                (awaiting_step_->boundary ? "; that backward() ended an accumulation window, whose "
+                                                            "gradients are not applied yet"
+                                                          : ""));
   if (!last_forward_trained_) throw std::invalid_argument(name_ + ": backward needs a training forward first");
   if (loss.batches == nullptr || loss.batches->size() != ranks_.size())
     throw std::invalid_argument(name_ + ": the loss needs the micro-batches of the forward (one per rank)");
@@ -177,20 +202,38 @@ StepReport Engine::backward(const LossSpec& loss) {
       backward_on_cpu(rank, batch, loss, static_cast<size_t>(r));
   });
   last_forward_trained_ = false;
-  ++micro_steps_;
 
-  StepReport report;
+  BackwardReport report;
   for (const auto& rank : ranks_) {
     report.ce_loss += rank->ce / static_cast<double>(ranks_.size());
     report.kd_loss += rank->kd / static_cast<double>(ranks_.size());
   }
   report.loss = report.ce_loss + report.kd_loss;
   report.loss_scale = scaler_.scale();
-  report.boundary = micro_steps_ % config_.batch.gradient_accumulation_steps == 0;
+  // DeepSpeed's is_gradient_accumulation_boundary(): micro_steps counts the steps() done.
+  report.boundary = (micro_steps_ + 1) % config_.batch.gradient_accumulation_steps == 0;
+  awaiting_step_ = report;
+  return report;
+}
+
+StepReport Engine::step(const std::function<void()>& during_step) {
+  if (!has_optimizer_) throw std::invalid_argument(name_ + ": step on an engine without an optimizer");
+  if (!awaiting_step_)
+    throw std::invalid_argument(name_ + ": step() without a backward() since the last step() (micro-step " +
+                                std::to_string(micro_steps_) +
+                                "): each step() ends the micro-step of one backward(): forward, backward, step");
+  const BackwardReport done = *std::exchange(awaiting_step_, std::nullopt);
+  StepReport report;
+  report.loss = done.loss;
+  report.ce_loss = done.ce_loss;
+  report.kd_loss = done.kd_loss;
+  report.loss_scale = done.loss_scale;
+  report.boundary = done.boundary;
+  ++micro_steps_;  // DeepSpeed's step() counts every micro-step, and steps the optimizer on the boundary
   if (report.boundary) {
-    take_step(report, loss.during_step);
-  } else if (loss.during_step) {
-    loss.during_step();
+    take_step(report, during_step);
+  } else if (during_step) {
+    during_step();
   }
   report.global_steps = global_steps_;
   const Rank& r0 = *ranks_.front();

@@ -1,6 +1,7 @@
 // One distillation step over every rank, and the lockstep check before it (distill.hpp).
 #include "tandem/distill.hpp"
 
+#include <functional>
 #include <utility>
 
 namespace tandem {
@@ -53,22 +54,23 @@ StepReport Distiller::step(const std::vector<TokenBatch>& batches, const std::ve
                            const std::vector<TokenBatch>* next) {
   check_lockstep(rank_steps, student_.micro_steps(), student_.world_size(), "teacher forward (" + teacher_.name() + ")");
   // The teacher's logits stay valid until its next forward: the next step's, or the one queued in
-  // this step's during_step, after the student's loss has read them.
+  // this step's during_step (Engine::step), after the student's loss has read them.
   std::optional<Logits> prefetched = std::exchange(prefetched_, std::nullopt);
   const Logits teacher_logits =
       prefetched && teacher_.forward_count() == prefetched_forward_ && same_inputs(batches, prefetched_inputs_)
           ? *prefetched
           : teacher_.forward(batches, false);
   student_.forward(batches, true);
-  LossSpec loss{&batches, &teacher_logits, loss_.alpha, loss_.temperature};
+  student_.backward(LossSpec{&batches, &teacher_logits, loss_.alpha, loss_.temperature});
+  std::function<void()> during_step;
   if (next != nullptr)
-    loss.during_step = [this, next] {
+    during_step = [this, next] {
       prefetched_inputs_.clear();
       for (const TokenBatch& b : *next) prefetched_inputs_.push_back(b.inputs);
       prefetched_ = teacher_.forward(*next, false);
       prefetched_forward_ = teacher_.forward_count();
     };
-  return student_.backward(loss);
+  return student_.step(during_step);
 }
 
 }  // namespace tandem

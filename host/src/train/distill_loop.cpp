@@ -106,7 +106,8 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
       [&](const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps) {
         if (distiller) return distiller->step(batches, rank_steps);
         engine.forward(batches, true);
-        return engine.backward(LossSpec{&batches});
+        engine.backward(LossSpec{&batches});
+        return engine.step();
       });
   const double unigram = summary.student.unigram_baseline;
   summary.student = result.summary;

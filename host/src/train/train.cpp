@@ -53,7 +53,8 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
       engine, run, loaders, options, LoopOutputs{run.checkpoint_dir, run.metrics},
       [&](const std::vector<TokenBatch>& batches, const std::vector<int64_t>&) {
         engine.forward(batches, true);
-        return engine.backward(LossSpec{&batches});
+        engine.backward(LossSpec{&batches});
+        return engine.step();
       });
   TrainSummary summary = result.summary;
   summary.unigram_baseline = unigram;

@@ -216,7 +216,8 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
         const auto t0 = Clock::now();
         Engine& e = *prepared[i].engine();
         e.forward(batches, true);
-        reports[i] = e.backward(LossSpec{&batches});
+        e.backward(LossSpec{&batches});
+        reports[i] = e.step();
         step_seconds[i] += std::chrono::duration<double>(Clock::now() - t0).count();
       }
       boundary = reports.front().boundary;  // the same accumulation for all: they agree

@@ -14,7 +14,7 @@
 
 namespace tandem {
 
-// Forward and backward of one micro-step: the batches (one per rank) and each rank's data step.
+// Forward, backward and step of one micro-step: the batches (one per rank) and each rank's data step.
 using MicroStep = std::function<StepReport(const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps)>;
 
 struct LoopOutputs {

@@ -18,6 +18,16 @@
 // ZeRO-Offload (offload_optimizer.device "cpu" on a GPU): the master shard and the optimizer state
 // live in host memory and the step streams through them tile by tile (common/whole_params.hpp).
 //
+// Where each part of a training micro-step lives, for this stage (the engine's side is mapped at the
+// top of host/src/engine/engine.cpp):
+//   forward   Zero2::acquire -> WholeParams::views (common/whole_params.hpp): the whole parameters
+//   backward  Zero2::acquire_grads / grads_done -> LayerGradients (common/layer_gradients.hpp) ->
+//             GradientBuckets::add, and Zero2::end_backward -> GradientBuckets::finish
+//             (common/gradient_buckets.hpp): reduce-scatter into the owners' shards in grads_
+//   step      the engine's Engine::take_step calls Zero2::grad_norm -> global_grad_norm
+//             (common/shard_step.hpp), then Zero2::step -> WholeParams::step (common/whole_params.hpp):
+//             the optimizer on the master shard, the shard into the working parameters, all-gather
+//
 // Memory per rank (S = the shard, about 1/W of the padded model; see README.md):
 //   param_bytes  = whole working parameters     grad_bytes = S + the bucket
 //   master_bytes = S                             optimizer  = the optimizer's state for S
