@@ -16,6 +16,7 @@
 #include "loader/module_probe.hpp"
 #include "loader/probe_cache.hpp"
 #include "loader/param_binding.hpp"
+#include "tandem/call.hpp"  // sdk::status_name
 #include "tandem/registry.hpp"
 
 namespace tandem {
@@ -45,17 +46,6 @@ std::string quoted_list(const std::vector<fs::path>& files) {
 
 std::string module_label(ModuleKind kind, const std::string& name) {
   return std::string(kind_name(kind)) + " '" + name + "'";
-}
-
-const char* status_name(tandem_status status) {
-  switch (status) {
-    case TANDEM_STATUS_OK: return "OK";
-    case TANDEM_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case TANDEM_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case TANDEM_STATUS_UNSUPPORTED: return "UNSUPPORTED";
-    case TANDEM_STATUS_INTERNAL: return "INTERNAL";
-  }
-  return "an unknown status";
 }
 
 }  // namespace
@@ -355,7 +345,7 @@ std::shared_ptr<ModuleInstance> ModuleRegistry::create(const ModuleInfo& module,
   message.back() = '\0';  // whatever the module wrote, the text ends inside the buffer
   if (status != TANDEM_STATUS_OK) {
     const std::string why = message[0] != '\0' ? message.data() : "(the module gave no message)";
-    throw ModuleError(context + ": creating '" + instance_name + "' failed with " + status_name(status) + ": " + why);
+    throw ModuleError(context + ": creating '" + instance_name + "' failed with " + sdk::status_name(status) + ": " + why);
   }
   if (handle == nullptr)
     throw ModuleError(context + ": creating '" + instance_name + "': the factory returned OK but no instance");

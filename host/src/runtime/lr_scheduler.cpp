@@ -1,9 +1,10 @@
 // LrScheduler: the host side of tandem_scheduler_vtable. See tandem/lr_scheduler.hpp.
 #include "tandem/lr_scheduler.hpp"
 
-#include <array>
 #include <cstddef>
 #include <string>
+
+#include "tandem/call.hpp"  // sdk::status_name, sdk::ErrorBuffer: one copy for the host and the modules
 
 namespace tandem {
 
@@ -12,24 +13,6 @@ namespace {
 // The size of the scheduler table in ABI 1.0. Later minors may append functions, so a bigger
 // table is fine; a smaller one cannot be called.
 constexpr size_t kVtableSize_1_0 = offsetof(tandem_scheduler_vtable, state_load) + sizeof(void*);
-
-const char* status_name(tandem_status status) {
-  switch (status) {
-    case TANDEM_STATUS_OK: return "OK";
-    case TANDEM_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case TANDEM_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case TANDEM_STATUS_UNSUPPORTED: return "UNSUPPORTED";
-    case TANDEM_STATUS_INTERNAL: return "INTERNAL";
-  }
-  return "unknown status";
-}
-
-// The module writes its reason here; 1 KiB holds any sensible message (longer ones are truncated
-// by the module, never overrun).
-struct ErrorBuffer {
-  std::array<char, 1024> text{};
-  tandem_error err{sizeof(tandem_error), text.data(), text.size()};
-};
 
 std::string where(const ModuleInstance& instance) {
   return instance.label() + " (" + instance.file().string() + ")";
@@ -57,7 +40,7 @@ LrScheduler::LrScheduler(std::shared_ptr<ModuleInstance> instance) : instance_(s
 void LrScheduler::fail(const char* what, tandem_status status, const char* message) const {
   throw ModuleError(where(*instance_) + ": " + what + " failed: " +
                     (message != nullptr && message[0] != '\0' ? message : "(the module gave no reason)") + " [" +
-                    status_name(status) + "]");
+                    sdk::status_name(status) + "]");
 }
 
 void LrScheduler::require_bound(const char* what) const {
@@ -72,17 +55,17 @@ void LrScheduler::bind(std::span<const double> base_lrs, bool has_betas) {
   if (base_lrs.empty()) throw ModuleError(where(*instance_) + ": bind() with no parameter groups");
   const tandem_scheduler_binding binding{sizeof(tandem_scheduler_binding), static_cast<uint32_t>(base_lrs.size()),
                                          base_lrs.data(), has_betas ? 1 : 0};
-  ErrorBuffer e;
-  const tandem_status status = vtable_->bind(instance_->handle(), &binding, &e.err);
-  if (status != TANDEM_STATUS_OK) fail("bind", status, e.text.data());
+  sdk::ErrorBuffer e;
+  const tandem_status status = vtable_->bind(instance_->handle(), &binding, e.get());
+  if (status != TANDEM_STATUS_OK) fail("bind", status, e.message().c_str());
   group_count_ = base_lrs.size();
 }
 
 void LrScheduler::step() {
   require_bound("step()");
-  ErrorBuffer e;
-  const tandem_status status = vtable_->step(instance_->handle(), &e.err);
-  if (status != TANDEM_STATUS_OK) fail("step", status, e.text.data());
+  sdk::ErrorBuffer e;
+  const tandem_status status = vtable_->step(instance_->handle(), e.get());
+  if (status != TANDEM_STATUS_OK) fail("step", status, e.message().c_str());
 }
 
 int64_t LrScheduler::iteration() const { return vtable_->iteration(instance_->handle()); }
@@ -92,9 +75,9 @@ SchedulerValues LrScheduler::values() const {
   std::vector<double> lrs(group_count_), momenta(group_count_), second_betas(group_count_);
   tandem_scheduler_values out{sizeof(tandem_scheduler_values), static_cast<uint32_t>(group_count_), lrs.data(),
                               momenta.data(), second_betas.data(), 0u};
-  ErrorBuffer e;
-  const tandem_status status = vtable_->values(instance_->handle(), &out, &e.err);
-  if (status != TANDEM_STATUS_OK) fail("values", status, e.text.data());
+  sdk::ErrorBuffer e;
+  const tandem_status status = vtable_->values(instance_->handle(), &out, e.get());
+  if (status != TANDEM_STATUS_OK) fail("values", status, e.message().c_str());
   SchedulerValues result{std::move(lrs), std::nullopt, std::nullopt};
   if (out.flags & TANDEM_SCHEDULER_SETS_MOMENTUM) result.momenta = std::move(momenta);
   if (out.flags & TANDEM_SCHEDULER_SETS_SECOND_BETA) result.second_betas = std::move(second_betas);
@@ -105,17 +88,17 @@ std::vector<std::byte> LrScheduler::save_state() const {
   require_bound("save_state()");
   // A module whose save fails reports size 0; state_save then refuses the empty buffer with the reason.
   std::vector<std::byte> state(vtable_->state_size(instance_->handle()));
-  ErrorBuffer e;
-  const tandem_status status = vtable_->state_save(instance_->handle(), state.data(), state.size(), &e.err);
-  if (status != TANDEM_STATUS_OK) fail("save_state", status, e.text.data());
+  sdk::ErrorBuffer e;
+  const tandem_status status = vtable_->state_save(instance_->handle(), state.data(), state.size(), e.get());
+  if (status != TANDEM_STATUS_OK) fail("save_state", status, e.message().c_str());
   return state;
 }
 
 void LrScheduler::load_state(std::span<const std::byte> state) {
   require_bound("load_state()");
-  ErrorBuffer e;
-  const tandem_status status = vtable_->state_load(instance_->handle(), state.data(), state.size(), &e.err);
-  if (status != TANDEM_STATUS_OK) fail("load_state", status, e.text.data());
+  sdk::ErrorBuffer e;
+  const tandem_status status = vtable_->state_load(instance_->handle(), state.data(), state.size(), e.get());
+  if (status != TANDEM_STATUS_OK) fail("load_state", status, e.message().c_str());
 }
 
 }  // namespace tandem

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -24,7 +25,8 @@ class ErrorBuffer {
   ErrorBuffer& operator=(const ErrorBuffer&) = delete;
 
   tandem_error* get() { return &err_; }
-  std::string message() const { return std::string(buffer_.data()); }
+  // Up to the first NUL, and never past the buffer (a callee that filled it without one is cut).
+  std::string message() const { return std::string(buffer_.data(), ::strnlen(buffer_.data(), kCapacity)); }
 
  private:
   std::array<char, kCapacity> buffer_{};
