@@ -71,7 +71,7 @@ class GradientBuckets {
   // (a parameter is never split across buckets) and at most the whole model. `shard`: the rank's
   // accumulated gradient shard (layout.shard_numel() elements in `memory`), which flushes add into.
   // `overlap`: overlap_comm (two buckets, reductions on the side queue).
-  GradientBuckets(const ShardLayout& layout, sdk::CommHandle comm, int64_t bucket_size, Reduction how,
+  GradientBuckets(const ShardLayout& layout, sdk::CommClient comm, int64_t bucket_size, Reduction how,
                   sdk::Memory memory, float* shard, bool overlap = false)
       : layout_(layout), comm_(comm), how_(how), memory_(memory), shard_(shard), overlap_(overlap) {
     size_t total = 0, largest = 0;
@@ -197,7 +197,7 @@ class GradientBuckets {
   }
 
   const ShardLayout& layout_;
-  sdk::CommHandle comm_;
+  sdk::CommClient comm_;
   Reduction how_;
   sdk::Memory memory_;
   float* shard_;

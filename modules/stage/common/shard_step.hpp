@@ -63,7 +63,7 @@ inline void check_optimizer_takes_shards(const sdk::StageSetup& s, int stage) {
 // is the same integer sum ZeRO-0 computes over the whole buffer: the same norm, bit for bit, on
 // every rank. Padding elements are 0 and add nothing. Collective; `shard` is in `memory`, and the
 // words travel through it too (a device communicator takes device buffers).
-inline double global_grad_norm(sdk::CommHandle& comm, int32_t world, const sdk::Memory& memory, const float* shard,
+inline double global_grad_norm(sdk::CommClient& comm, int32_t world, const sdk::Memory& memory, const float* shard,
                                size_t n) {
   sdk::ExactSquareSum mine;
   memory.square_sum(shard, n, mine);
@@ -106,7 +106,7 @@ inline tandem_optimizer_step_args shard_step_args(const ShardLayout& layout, flo
 }
 
 // Runs the optimizer on this rank's shard (shard_step_args).
-inline void step_shard(sdk::OptimizerHandle& optimizer, const ShardLayout& layout, float* params, const float* grads,
+inline void step_shard(sdk::OptimizerClient& optimizer, const ShardLayout& layout, float* params, const float* grads,
                        const tandem_stage_step_args& args) {
   std::vector<tandem_optimizer_group> groups;
   optimizer.step(shard_step_args(layout, params, grads, args, groups));
@@ -114,7 +114,7 @@ inline void step_shard(sdk::OptimizerHandle& optimizer, const ShardLayout& layou
 
 // Bytes of the optimizer's state (0 without an optimizer).
 inline uint64_t optimizer_state_bytes(const sdk::StageSetup& s) {
-  return s.optimizer ? const_cast<sdk::OptimizerHandle&>(s.optimizer).state_bytes() : 0;
+  return s.optimizer ? s.optimizer.state_bytes() : 0;
 }
 
 }  // namespace tandem::stage

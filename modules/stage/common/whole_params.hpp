@@ -78,8 +78,8 @@ class WholeParams {
 
   // The optimizer's update of the master shard from `grads` (the accumulated gradient shard, in the
   // stage's memory), then every rank's working parameters made whole again. Collective.
-  void step(sdk::OptimizerHandle& optimizer, const float* grads, const tandem_stage_step_args& args,
-            sdk::CommHandle& comm) {
+  void step(sdk::OptimizerClient& optimizer, const float* grads, const tandem_stage_step_args& args,
+            sdk::CommClient& comm) {
     tandem_optimizer_step_args opt = shard_step_args(layout_, master_.data(), grads, args, groups_);
     if (!offloaded_) {
       optimizer.step(opt);
@@ -115,7 +115,7 @@ class WholeParams {
   std::byte* working(size_t element) const { return params_.data() + element * element_; }
 
   // The updated master shards become every rank's working parameters. Collective.
-  void publish(sdk::CommHandle& comm) {
+  void publish(sdk::CommClient& comm) {
     for (size_t g = 0; g < layout_.group_count(); ++g) {
       const sdk::FlatGroup& fg = layout_.group(g);
       if (fg.partition == 0) continue;
@@ -126,7 +126,7 @@ class WholeParams {
   }
 
   // Each rank's slices to every rank, in place (comm.h allows the alias). Collective.
-  void gather(sdk::CommHandle& comm) {
+  void gather(sdk::CommClient& comm) {
     if (layout_.world() == 1) return;
     for (size_t g = 0; g < layout_.group_count(); ++g) {
       const sdk::FlatGroup& fg = layout_.group(g);
@@ -136,7 +136,7 @@ class WholeParams {
     }
   }
 
-  void step_offloaded(sdk::OptimizerHandle& optimizer, tandem_optimizer_step_args& opt, const float* grads) {
+  void step_offloaded(sdk::OptimizerClient& optimizer, tandem_optimizer_step_args& opt, const float* grads) {
     const size_t n = layout_.shard_numel();
     if (host_grads_.empty() && n > 0) {
       host_grads_ = sdk::Buffer<float>(memory_, n, sdk::Buffer<float>::Where::host);

@@ -164,8 +164,7 @@ class Zero0 final : public tandem::sdk::Stage {
     m.param_bytes = params_.bytes();
     m.grad_bytes = grads_.bytes() + micro_grads_.bytes();
     m.master_bytes = master_.bytes();  // 0 in fp32: the parameters are the master
-    m.optimizer_state_bytes =
-        setup_.optimizer ? const_cast<tandem::sdk::OptimizerHandle&>(setup_.optimizer).state_bytes() : 0;
+    m.optimizer_state_bytes = setup_.optimizer ? setup_.optimizer.state_bytes() : 0;
     return m;
   }
 

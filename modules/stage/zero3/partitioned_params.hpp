@@ -65,7 +65,7 @@ namespace tandem::stage {
 
 class PartitionedParams {
  public:
-  PartitionedParams(const ShardLayout& layout, const LayerIndex& layers, sdk::CommHandle comm,
+  PartitionedParams(const ShardLayout& layout, const LayerIndex& layers, sdk::CommClient comm,
                     const tandem_stage_options& options, sdk::Memory memory)
       : layout_(layout),
         layers_(layers),
@@ -316,7 +316,7 @@ class PartitionedParams {
 
   const ShardLayout& layout_;
   const LayerIndex& layers_;
-  sdk::CommHandle comm_;
+  sdk::CommClient comm_;
   sdk::Memory memory_;
   size_t prefetch_limit_, live_limit_;  // elements
   tandem_dtype dtype_;                  // of what is gathered and persistent

@@ -13,7 +13,8 @@
 // dtypes it reduces (throw Unsupported for the others) and how ranks meet.
 //
 // CommClient is the calling side: a stage holds one for its local rank and calls the collectives
-// with typed spans; a failure (another rank's abort included) comes back as an exception.
+// with typed spans or raw buffers; a failure (another rank's abort included) comes back as an
+// exception.
 #pragma once
 
 #include <cstdint>
@@ -231,17 +232,28 @@ struct CommAdapter {
 
 // The calling side for one local rank: a communicator instance, its table and the rank the calls are
 // made for. Failures are thrown as guard() caught them (call.hpp); a rank's abort arrives on the
-// others as std::runtime_error("rank R failed: ..."). Does not own the instance; copyable.
+// others as std::runtime_error("rank R failed: ..."). Does not own the instance; copyable. The one
+// calling wrapper of a communicator: the host's tests and tools hold one, and a stage is given one
+// for its local rank in sdk::StageSetup::comm (stage.hpp). Default-constructed it is empty (false),
+// for a StageSetup not set up yet; calling it then is undefined.
 class CommClient {
  public:
+  CommClient() = default;
   CommClient(void* instance, const tandem_comm_vtable* vtable, int32_t local_rank)
       : self_(instance), vt_(vtable), local_rank_(local_rank) {
     if (instance == nullptr || vtable == nullptr) throw std::invalid_argument("CommClient: null instance or table");
   }
 
+  explicit operator bool() const { return self_ != nullptr; }
   int32_t world_size() const { return vt_->world_size(self_); }
   int32_t local_rank() const { return local_rank_; }
   int32_t rank() const { return vt_->first_rank(self_) + local_rank_; }  // the global rank
+  // Where the collectives' buffers are (SDK 1.2; an older communicator takes host memory).
+  tandem_device_type memory() const {
+    if (!TANDEM_HAS_FIELD(vt_->struct_size, tandem_comm_vtable, memory) || vt_->memory == nullptr)
+      return TANDEM_DEVICE_CPU;
+    return static_cast<tandem_device_type>(vt_->memory(self_));
+  }
 
   template <class T>
   void all_reduce(std::span<T> buffer, tandem_reduce_op op) {
@@ -265,6 +277,19 @@ class CommClient {
       return vt_->all_gather(self_, local_rank_, input.data(), output.data(), input.size(), dtype_of<T>(), e);
     });
   }
+  // The same collectives on raw buffers, as a stage holds them (possibly device memory, where the
+  // communicator's memory() says): `count` elements; reduce_scatter's input is world_size * count,
+  // all_gather's output world_size * count elements.
+  void all_reduce(float* buffer, size_t count, tandem_reduce_op op) { all_reduce_raw(buffer, count, TANDEM_DTYPE_F32, op); }
+  void all_reduce(double* buffer, size_t count, tandem_reduce_op op) { all_reduce_raw(buffer, count, TANDEM_DTYPE_F64, op); }
+  void reduce_scatter(const float* input, float* output, size_t count, tandem_reduce_op op) {
+    call_checked([&](tandem_error* e) {
+      return vt_->reduce_scatter(self_, local_rank_, input, output, count, TANDEM_DTYPE_F32, op, e);
+    });
+  }
+  void all_gather(const void* input, void* output, size_t count, tandem_dtype dtype) {
+    call_checked([&](tandem_error* e) { return vt_->all_gather(self_, local_rank_, input, output, count, dtype, e); });
+  }
   void broadcast(void* buffer, size_t bytes, int32_t root) {
     call_checked([&](tandem_error* e) { return vt_->broadcast(self_, local_rank_, buffer, bytes, root, e); });
   }
@@ -281,6 +306,9 @@ class CommClient {
   const tandem_comm_vtable* vtable() const { return vt_; }
 
  private:
+  void all_reduce_raw(void* buffer, size_t count, tandem_dtype dtype, tandem_reduce_op op) {
+    call_checked([&](tandem_error* e) { return vt_->all_reduce(self_, local_rank_, buffer, count, dtype, op, e); });
+  }
   void check_multiple(const char* call, size_t whole, size_t part) const {
     const size_t n = static_cast<size_t>(world_size());
     if (whole != n * part)
@@ -288,9 +316,9 @@ class CommClient {
                                   std::to_string(n) + ") times " + std::to_string(part));
   }
 
-  void* self_;
-  const tandem_comm_vtable* vt_;
-  int32_t local_rank_;
+  void* self_ = nullptr;
+  const tandem_comm_vtable* vt_ = nullptr;
+  int32_t local_rank_ = 0;
 };
 
 }  // namespace tandem::sdk

@@ -372,7 +372,9 @@ struct OptimizerAdapter {
 };
 
 // The calling side: an optimizer instance and its table, with failures thrown as guard() caught
-// them (call.hpp). Does not own the instance.
+// them (call.hpp). Does not own the instance. The one calling wrapper of an optimizer: the host's
+// tests and tools hold one, and a stage is given one in sdk::StageSetup::optimizer (stage.hpp),
+// default-constructed and empty (false) for a forward-only stage.
 class OptimizerClient {
  public:
   struct NamedBuffer {
@@ -383,12 +385,24 @@ class OptimizerClient {
     }
   };
 
+  OptimizerClient() = default;
   OptimizerClient(void* instance, const tandem_optimizer_vtable* vtable) : self_(instance), vt_(vtable) {
     if (instance == nullptr || vtable == nullptr)
       throw std::invalid_argument("OptimizerClient: null instance or table");
   }
 
+  explicit operator bool() const { return self_ != nullptr; }
   uint32_t capabilities() const { return vt_->capabilities(self_); }
+  // Where the shard and the state live (SDK 1.2), before init_state. An optimizer built against an
+  // older SDK has no place(): it runs on host memory only.
+  void place(const tandem_placement& where) const {
+    const bool has = TANDEM_HAS_FIELD(vt_->struct_size, tandem_optimizer_vtable, place) && vt_->place != nullptr;
+    if (!has) {
+      if (where.device == TANDEM_DEVICE_CPU) return;
+      throw Unsupported("the optimizer was built against an SDK older than 1.2 and runs on host memory only");
+    }
+    call_checked([&](tandem_error* e) { return vt_->place(self_, &where, e); });
+  }
   OptimizerHparams defaults() const {
     tandem_optimizer_hparams h{};
     h.struct_size = sizeof(h);
@@ -414,13 +428,27 @@ class OptimizerClient {
     for (uint32_t i = 0, n = state_buffer_count(); i < n; ++i) out.push_back(state_buffer(i));
     return out;
   }
+  // Bytes of every state buffer together (a stage's memory report).
+  uint64_t state_bytes() const {
+    uint64_t total = 0;
+    for (uint32_t i = 0, n = state_buffer_count(); i < n; ++i) {
+      const char* name = nullptr;
+      tandem_tensor_view v{};
+      v.struct_size = sizeof(v);
+      call_checked([&](tandem_error* e) { return vt_->state_buffer(self_, i, &name, &v, e); });
+      uint64_t count = 1;
+      for (uint32_t d = 0; d < v.ndim; ++d) count *= static_cast<uint64_t>(v.shape[d]);
+      total += count * dtype_size(v.dtype);
+    }
+    return total;
+  }
 
   void* instance() const { return self_; }
   const tandem_optimizer_vtable* vtable() const { return vt_; }
 
  private:
-  void* self_;
-  const tandem_optimizer_vtable* vt_;
+  void* self_ = nullptr;
+  const tandem_optimizer_vtable* vt_ = nullptr;
 };
 
 }  // namespace tandem::sdk

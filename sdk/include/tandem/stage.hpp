@@ -1,6 +1,6 @@
 // The C++ layer for stage modules (ZeRO stages). A stage is an ordinary class deriving from
-// tandem::sdk::Stage; it talks to the communicator and the optimizer through CommHandle and
-// OptimizerHandle, which turn failed statuses into exceptions. Register it with
+// tandem::sdk::Stage; it talks to the communicator and the optimizer through CommClient and
+// OptimizerClient, which turn failed statuses into exceptions. Register it with
 // TANDEM_STAGE_MODULE(name, Class, "1.0.0", "summary", kParams).
 #pragma once
 
@@ -9,99 +9,19 @@
 #include <vector>
 
 #include "tandem/call.hpp"
+#include "tandem/comm.hpp"
 #include "tandem/memory.hpp"
 #include "tandem/module.hpp"
+#include "tandem/optimizer.hpp"
 #include "tandem/stage.h"
 #include "tandem/tensor.hpp"
 
 namespace tandem::sdk {
 
-
-// One rank's view of the communicator (not owning).
-class CommHandle {
- public:
-  CommHandle() = default;
-  CommHandle(void* comm, const tandem_comm_vtable* vtable, int32_t local_rank)
-      : comm_(comm), vt_(vtable), local_rank_(local_rank) {}
-
-  int32_t world_size() const { return vt_->world_size(comm_); }
-  int32_t rank() const { return vt_->first_rank(comm_) + local_rank_; }
-  // Where the collectives' buffers are (SDK 1.2; an older communicator takes host memory).
-  tandem_device_type memory() const {
-    if (!TANDEM_HAS_FIELD(vt_->struct_size, tandem_comm_vtable, memory) || vt_->memory == nullptr)
-      return TANDEM_DEVICE_CPU;
-    return static_cast<tandem_device_type>(vt_->memory(comm_));
-  }
-
-  void all_reduce(float* buffer, size_t count, tandem_reduce_op op) {
-    call_checked([&](tandem_error* err) { return vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F32, op, err); });
-  }
-  void all_reduce(double* buffer, size_t count, tandem_reduce_op op) {
-    call_checked([&](tandem_error* err) { return vt_->all_reduce(comm_, local_rank_, buffer, count, TANDEM_DTYPE_F64, op, err); });
-  }
-  // input: world_size * count floats; output: this rank's reduced slice.
-  void reduce_scatter(const float* input, float* output, size_t count, tandem_reduce_op op) {
-    call_checked([&](tandem_error* err) { return vt_->reduce_scatter(comm_, local_rank_, input, output, count, TANDEM_DTYPE_F32, op, err); });
-  }
-  void all_gather(const void* input, void* output, size_t count, tandem_dtype dtype) {
-    call_checked([&](tandem_error* err) { return vt_->all_gather(comm_, local_rank_, input, output, count, dtype, err); });
-  }
-  void broadcast(void* buffer, size_t bytes, int32_t root) {
-    call_checked([&](tandem_error* err) { return vt_->broadcast(comm_, local_rank_, buffer, bytes, root, err); });
-  }
-  void barrier() {
-    call_checked([&](tandem_error* err) { return vt_->barrier(comm_, local_rank_, err); });
-  }
-
- private:
-  void* comm_ = nullptr;
-  const tandem_comm_vtable* vt_ = nullptr;
-  int32_t local_rank_ = 0;
-};
-
-// The rank's optimizer (not owning); absent for an inference-only stage.
-class OptimizerHandle {
- public:
-  OptimizerHandle() = default;
-  OptimizerHandle(void* optimizer, const tandem_optimizer_vtable* vtable) : opt_(optimizer), vt_(vtable) {}
-
-  explicit operator bool() const { return opt_ != nullptr; }
-  uint32_t capabilities() const { return vt_->capabilities(opt_); }
-  // Where the shard and the state live (SDK 1.2), before init_state. An optimizer built against an
-  // older SDK has no place(): it runs on host memory only.
-  void place(const tandem_placement& where) const {
-    const bool has = TANDEM_HAS_FIELD(vt_->struct_size, tandem_optimizer_vtable, place) && vt_->place != nullptr;
-    if (!has) {
-      if (where.device == TANDEM_DEVICE_CPU) return;
-      throw Unsupported("the optimizer was built against an SDK older than 1.2 and runs on host memory only");
-    }
-    call_checked([&](tandem_error* err) { return vt_->place(opt_, &where, err); });
-  }
-  void init_state(size_t numel) {
-    call_checked([&](tandem_error* err) { return vt_->init_state(opt_, numel, err); });
-  }
-  void step(const tandem_optimizer_step_args& args) {
-    call_checked([&](tandem_error* err) { return vt_->step(opt_, &args, err); });
-  }
-  uint64_t state_bytes() {
-    uint64_t total = 0;
-    const uint32_t n = vt_->state_buffer_count(opt_);
-    for (uint32_t i = 0; i < n; ++i) {
-      const char* name = nullptr;
-      tandem_tensor_view v{};
-      v.struct_size = sizeof v;
-      call_checked([&](tandem_error* err) { return vt_->state_buffer(opt_, i, &name, &v, err); });
-      uint64_t count = 1;
-      for (uint32_t d = 0; d < v.ndim; ++d) count *= static_cast<uint64_t>(v.shape[d]);
-      total += count * dtype_size(v.dtype);
-    }
-    return total;
-  }
-
- private:
-  void* opt_ = nullptr;
-  const tandem_optimizer_vtable* vt_ = nullptr;
-};
+// What a stage calls the communicator and the optimizer through: the one calling wrapper of each
+// kind (comm.hpp, optimizer.hpp). The earlier names stay for stages written against them.
+using CommHandle [[deprecated("use tandem::sdk::CommClient (tandem/comm.hpp)")]] = CommClient;
+using OptimizerHandle [[deprecated("use tandem::sdk::OptimizerClient (tandem/optimizer.hpp)")]] = OptimizerClient;
 
 // tandem_stage_setup in C++ terms.
 struct StageSetup {
@@ -111,8 +31,8 @@ struct StageSetup {
   int32_t layer_count = 0;
   std::vector<uint32_t> param_groups;
   uint32_t group_count = 1;
-  CommHandle comm;
-  OptimizerHandle optimizer;
+  CommClient comm;            // this rank's communicator
+  OptimizerClient optimizer;  // this rank's optimizer; empty (false) for a forward-only stage
   tandem_stage_options options{};
   Memory memory;  // SDK 1.2: where the stage keeps its buffers (host memory from an older host)
 };
@@ -160,8 +80,8 @@ struct StageAdapter {
       cpp.layer_count = s->layer_count;
       cpp.param_groups.assign(s->param_groups, s->param_groups + s->param_count);
       cpp.group_count = s->group_count;
-      cpp.comm = CommHandle(s->comm, s->comm_vtable, s->local_rank);
-      if (s->optimizer != nullptr) cpp.optimizer = OptimizerHandle(s->optimizer, s->optimizer_vtable);
+      cpp.comm = CommClient(s->comm, s->comm_vtable, s->local_rank);
+      if (s->optimizer != nullptr) cpp.optimizer = OptimizerClient(s->optimizer, s->optimizer_vtable);
       cpp.options = s->options;
       if (TANDEM_HAS_FIELD(s->struct_size, tandem_stage_setup, memory)) cpp.memory = Memory(s->memory);
       self(p).stage.setup(cpp);
