@@ -17,42 +17,30 @@
 
 #include "../common/gradient_buckets.hpp"
 #include "../common/layer_index.hpp"
+#include "../common/sharded_stage.hpp"
 #include "../common/shard_step.hpp"
 #include "../common/whole_params.hpp"
 
 namespace {
 
-using tandem::stage::LayerIndex;
 using tandem::stage::Reduction;
-using tandem::stage::ShardLayout;
 using tandem::stage::WholeParams;
 
 const tandem_param_spec kParams[] = {tandem::stage::kReductionParam};
 
-class Zero1 final : public tandem::sdk::Stage {
+// The shared layout, layer index, gradient shard and pass-through calls: common/sharded_stage.hpp.
+class Zero1 final : public tandem::stage::ShardedStage<WholeParams> {
  public:
-  explicit Zero1(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
+  explicit Zero1(const tandem::sdk::Params& p) : ShardedStage(p) {}
 
   void setup(const tandem::sdk::StageSetup& s) override {
     tandem::stage::require_optimizer(s, 1);
-    tandem::stage::check_optimizer_takes_shards(s, 1);
-    setup_ = s;
-    layout_ = std::make_unique<ShardLayout>(s);
-    layers_ = std::make_unique<LayerIndex>(s);
+    begin_setup(s, 1);
     params_ = std::make_unique<WholeParams>(*layout_, *layers_, tandem::sdk::working_dtype(s.options), s.memory,
                                             tandem::stage::shard_on_host(s));
     micro_grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->flat().total_padded());
-    grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
-    setup_.optimizer.init_state(layout_->shard_numel());
-  }
-
-  void set_param(uint32_t index, const tandem_tensor_view& full) override {
-    layers_->check_full(index, full);
-    params_->set(index, static_cast<const float*>(full.data));
-  }
-  void get_param(uint32_t index, tandem_tensor_view& out) override {
-    layers_->check_full(index, out);
-    params_->get(index, static_cast<float*>(out.data));
+    allocate_grad_shard();
+    init_optimizer_state();
   }
 
   void acquire(int32_t layer, tandem_tensor_view* views) override { params_->views(layer, views); }
@@ -90,39 +78,21 @@ class Zero1 final : public tandem::sdk::Stage {
     memory.fill_zero(micro_grads_.data(), micro_grads_.bytes());
   }
 
-  double grad_norm() override {
-    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), setup_.memory, grads_.data(), grads_.size());
-  }
-
   void step(const tandem_stage_step_args& args) override {
     params_->step(setup_.optimizer, grads_.data(), args, setup_.comm);
     zero_grads();
   }
 
-  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
-
   tandem_stage_memory memory() const override {
-    tandem_stage_memory m{};
-    m.struct_size = sizeof m;
+    tandem_stage_memory m = memory_report();
     m.param_bytes = params_->param_bytes();
     m.grad_bytes = (micro_grads_.size() + grads_.size()) * sizeof(float);
     m.master_bytes = params_->master_bytes();
-    m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
     return m;
   }
 
-  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
-    params_->master_shard(group, shard, offset, padded);
-  }
-
  private:
-  Reduction how_;
-  tandem::sdk::StageSetup setup_;
-  std::unique_ptr<ShardLayout> layout_;
-  std::unique_ptr<LayerIndex> layers_;
-  std::unique_ptr<WholeParams> params_;
   tandem::sdk::Buffer<float> micro_grads_;  // the model's gradients of this micro-step, whole
-  tandem::sdk::Buffer<float> grads_;        // the accumulated gradients of this rank's shard
 };
 
 }  // namespace

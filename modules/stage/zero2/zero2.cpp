@@ -24,9 +24,11 @@
 //   backward  Zero2::acquire_grads / grads_done -> LayerGradients (common/layer_gradients.hpp) ->
 //             GradientBuckets::add, and Zero2::end_backward -> GradientBuckets::finish
 //             (common/gradient_buckets.hpp): reduce-scatter into the owners' shards in grads_
-//   step      the engine's Engine::take_step calls Zero2::grad_norm -> global_grad_norm
-//             (common/shard_step.hpp), then Zero2::step -> WholeParams::step (common/whole_params.hpp):
-//             the optimizer on the master shard, the shard into the working parameters, all-gather
+//   step      the engine's Engine::take_step calls grad_norm (ShardedStage::grad_norm,
+//             common/sharded_stage.hpp -> global_grad_norm, common/shard_step.hpp), then Zero2::step
+//             -> WholeParams::step (common/whole_params.hpp): the optimizer on the master shard, the
+//             shard into the working parameters, the all-gather; then the gradient shard zeroed
+//   setup     Zero2::setup on ShardedStage::begin_setup (common/sharded_stage.hpp)
 //
 // Memory per rank (S = the shard, about 1/W of the padded model; see README.md):
 //   param_bytes  = whole working parameters     grad_bytes = S + the bucket
@@ -37,6 +39,7 @@
 #include "../common/gradient_buckets.hpp"
 #include "../common/layer_gradients.hpp"
 #include "../common/layer_index.hpp"
+#include "../common/sharded_stage.hpp"
 #include "../common/shard_step.hpp"
 #include "../common/whole_params.hpp"
 
@@ -44,39 +47,26 @@ namespace {
 
 using tandem::stage::GradientBuckets;
 using tandem::stage::LayerGradients;
-using tandem::stage::LayerIndex;
-using tandem::stage::ShardLayout;
 using tandem::stage::WholeParams;
 
 const tandem_param_spec kParams[] = {tandem::stage::kReductionParam};
 
-class Zero2 final : public tandem::sdk::Stage {
+// The shared layout, layer index, gradient shard and pass-through calls: common/sharded_stage.hpp.
+class Zero2 final : public tandem::stage::ShardedStage<WholeParams> {
  public:
-  explicit Zero2(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
+  explicit Zero2(const tandem::sdk::Params& p) : ShardedStage(p) {}
 
   void setup(const tandem::sdk::StageSetup& s) override {
     tandem::stage::require_optimizer(s, 2);
-    tandem::stage::check_optimizer_takes_shards(s, 2);
-    setup_ = s;
-    layout_ = std::make_unique<ShardLayout>(s);
-    layers_ = std::make_unique<LayerIndex>(s);
+    begin_setup(s, 2);
     const tandem_dtype dtype = tandem::sdk::working_dtype(s.options);
     params_ = std::make_unique<WholeParams>(*layout_, *layers_, dtype, s.memory, tandem::stage::shard_on_host(s));
-    grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
+    allocate_grad_shard();
     layer_grads_ = std::make_unique<LayerGradients>(*layers_, dtype, s.memory);
     // overlap_comm on a device: reductions on its side queue (on the CPU nothing would overlap).
     buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_, s.memory,
                                                  grads_.data(), s.options.overlap_comm != 0 && s.memory.on_device());
-    setup_.optimizer.init_state(layout_->shard_numel());
-  }
-
-  void set_param(uint32_t index, const tandem_tensor_view& full) override {
-    layers_->check_full(index, full);
-    params_->set(index, static_cast<const float*>(full.data));
-  }
-  void get_param(uint32_t index, tandem_tensor_view& out) override {
-    layers_->check_full(index, out);
-    params_->get(index, static_cast<float*>(out.data));
+    init_optimizer_state();
   }
 
   void acquire(int32_t layer, tandem_tensor_view* views) override { params_->views(layer, views); }
@@ -92,38 +82,20 @@ class Zero2 final : public tandem::sdk::Stage {
     buckets_->finish();
   }
 
-  double grad_norm() override {
-    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), setup_.memory, grads_.data(), grads_.size());
-  }
-
   void step(const tandem_stage_step_args& args) override {
     params_->step(setup_.optimizer, grads_.data(), args, setup_.comm);
     zero_grads();
   }
 
-  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
-
   tandem_stage_memory memory() const override {
-    tandem_stage_memory m{};
-    m.struct_size = sizeof m;
+    tandem_stage_memory m = memory_report();
     m.param_bytes = params_->param_bytes();
     m.grad_bytes = (grads_.size() + buckets_->footprint()) * sizeof(float);
     m.master_bytes = params_->master_bytes();
-    m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
     return m;
   }
 
-  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
-    params_->master_shard(group, shard, offset, padded);
-  }
-
  private:
-  tandem::stage::Reduction how_;
-  tandem::sdk::StageSetup setup_;
-  std::unique_ptr<ShardLayout> layout_;
-  std::unique_ptr<LayerIndex> layers_;
-  std::unique_ptr<WholeParams> params_;
-  tandem::sdk::Buffer<float> grads_;  // the accumulated gradients of this rank's shard
   std::unique_ptr<LayerGradients> layer_grads_;
   std::unique_ptr<GradientBuckets> buckets_;
 };

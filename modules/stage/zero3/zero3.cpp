@@ -21,6 +21,7 @@
 #include "../common/gradient_buckets.hpp"
 #include "../common/layer_gradients.hpp"
 #include "../common/layer_index.hpp"
+#include "../common/sharded_stage.hpp"
 #include "../common/shard_step.hpp"
 #include "partitioned_params.hpp"
 
@@ -28,15 +29,14 @@ namespace {
 
 using tandem::stage::GradientBuckets;
 using tandem::stage::LayerGradients;
-using tandem::stage::LayerIndex;
 using tandem::stage::PartitionedParams;
-using tandem::stage::ShardLayout;
 
 const tandem_param_spec kParams[] = {tandem::stage::kReductionParam};
 
-class Zero3 final : public tandem::sdk::Stage {
+// The shared layout, layer index, gradient shard and pass-through calls: common/sharded_stage.hpp.
+class Zero3 final : public tandem::stage::ShardedStage<PartitionedParams> {
  public:
-  explicit Zero3(const tandem::sdk::Params& p) : how_(tandem::stage::parse_reduction(p.string("reduction"))) {}
+  explicit Zero3(const tandem::sdk::Params& p) : ShardedStage(p) {}
 
   void setup(const tandem::sdk::StageSetup& s) override {
     // ZeRO-3's shard is its parameters' master: offloading it means gathering from host memory,
@@ -45,27 +45,15 @@ class Zero3 final : public tandem::sdk::Stage {
       throw tandem::sdk::Unsupported(
           "ZeRO stage 3 with offload_optimizer on a GPU is not supported: its parameter shard is the master it "
           "would move to the host; use stage 2 with offload_optimizer, or stage 3 without it");
-    tandem::stage::check_optimizer_takes_shards(s, 3);
-    setup_ = s;
-    layout_ = std::make_unique<ShardLayout>(s);
-    layers_ = std::make_unique<LayerIndex>(s);
+    begin_setup(s, 3);
     params_ = std::make_unique<PartitionedParams>(*layout_, *layers_, setup_.comm, s.options, s.memory);
     if (!s.optimizer) return;  // forward-only: no gradients to keep
-    grads_ = tandem::sdk::Buffer<float>(s.memory, layout_->shard_numel());
+    allocate_grad_shard();
     layer_grads_ = std::make_unique<LayerGradients>(*layers_, tandem::sdk::working_dtype(s.options), s.memory);
     // overlap_comm on a device: reductions on its side queue (on the CPU nothing would overlap).
     buckets_ = std::make_unique<GradientBuckets>(*layout_, setup_.comm, s.options.reduce_bucket_size, how_, s.memory,
                                                  grads_.data(), s.options.overlap_comm != 0 && s.memory.on_device());
-    setup_.optimizer.init_state(layout_->shard_numel());
-  }
-
-  void set_param(uint32_t index, const tandem_tensor_view& full) override {
-    layers_->check_full(index, full);
-    params_->set(index, static_cast<const float*>(full.data));
-  }
-  void get_param(uint32_t index, tandem_tensor_view& out) override {
-    layers_->check_full(index, out);
-    params_->get(index, static_cast<float*>(out.data));
+    init_optimizer_state();
   }
 
   void acquire(int32_t layer, tandem_tensor_view* views) override { params_->acquire(layer, views); }
@@ -87,7 +75,7 @@ class Zero3 final : public tandem::sdk::Stage {
 
   double grad_norm() override {
     require_training("grad_norm");
-    return tandem::stage::global_grad_norm(setup_.comm, layout_->world(), setup_.memory, grads_.data(), grads_.size());
+    return ShardedStage::grad_norm();
   }
 
   void step(const tandem_stage_step_args& args) override {
@@ -97,21 +85,13 @@ class Zero3 final : public tandem::sdk::Stage {
     params_->refresh();
   }
 
-  void zero_grads() override { setup_.memory.fill_zero(grads_.data(), grads_.bytes()); }
-
   tandem_stage_memory memory() const override {
-    tandem_stage_memory m{};
-    m.struct_size = sizeof m;
+    tandem_stage_memory m = memory_report();
     m.param_bytes = params_->resident_bytes();
     m.grad_bytes = buckets_ ? (grads_.size() + buckets_->footprint()) * sizeof(float) : 0;
     m.master_bytes = 0;
-    m.optimizer_state_bytes = tandem::stage::optimizer_state_bytes(setup_);
     m.peak_gathered_bytes = params_->peak_gathered_bytes();
     return m;
-  }
-
-  void master_shard(uint32_t group, tandem_tensor_view& shard, uint64_t& offset, uint64_t& padded) override {
-    params_->master_shard(group, shard, offset, padded);
   }
 
  private:
@@ -121,12 +101,6 @@ class Zero3 final : public tandem::sdk::Stage {
                                   ": this ZeRO-3 stage was set up without an optimizer (forward only, no gradients)");
   }
 
-  tandem::stage::Reduction how_;
-  tandem::sdk::StageSetup setup_;
-  std::unique_ptr<ShardLayout> layout_;
-  std::unique_ptr<LayerIndex> layers_;
-  std::unique_ptr<PartitionedParams> params_;
-  tandem::sdk::Buffer<float> grads_;  // the accumulated gradients of this rank's shard
   std::unique_ptr<LayerGradients> layer_grads_;
   std::unique_ptr<GradientBuckets> buckets_;
 };
