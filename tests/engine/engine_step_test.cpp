@@ -48,9 +48,10 @@ TEST(EngineStep, BackwardLeavesTheWeightsToStepAndStepAppliesThem) {
 
 TEST(EngineStep, StepAtAMicroStepInsideTheWindowOnlyCountsIt) {
   // DeepSpeed's engine.step() away from the boundary: no optimizer step, no schedule step, the
-  // micro-step counted. The window's gradients wait for the boundary's step.
+  // micro-step counted. The window's gradients wait for the boundary's step. (warmup_min_lr > 0:
+  // WarmupLR's first step runs at its minimum, which at 0 would leave the weights as they were.)
   Prepared p = prepare_tiny(
-      tiny_config(0, 2, 1.0, R"(, "scheduler": {"type": "WarmupLR", "params": {"warmup_num_steps": 4, "warmup_max_lr": 0.01}})"),
+      tiny_config(0, 2, 1.0, R"(, "scheduler": {"type": "WarmupLR", "params": {"warmup_num_steps": 4, "warmup_min_lr": 0.001, "warmup_max_lr": 0.01}})"),
       2, 2);
   Engine& e = *p.engine();
   const auto before = e.parameters();
