@@ -17,7 +17,8 @@
 // The default corpus is the King James Bible of Debian's bible-kjv packages (kjv_text below).
 //
 // Windows, shuffling, shards (DataLoader). The stream of n tokens is split once: the first
-// n - floor(n * val_fraction) tokens are the training split, the rest the validation split. Each
+// n - floor(n * val_fraction) tokens are the training split, the rest the validation split (or, with
+// LoaderConfig::val_from, a separate validation file appended to the training stream starts there). Each
 // split is cut into windows of T + 1 tokens starting every T tokens (window w covers tokens
 // [w*T, w*T + T] of its split: T inputs and, shifted by one, T next-token targets). No window crosses
 // the split point, so no training window shares a token with a validation window. Each epoch's order
@@ -70,6 +71,9 @@ struct Tokens {
   std::vector<uint16_t> ids;
   std::string source;                       // the file they came from
   TokenFormat format = TokenFormat::Text;   // the format actually read (never Auto)
+  // > 0: a separate validation file was appended to the training tokens and begins here (a run's
+  // data.val); the loader takes it as LoaderConfig::val_from.
+  uint64_t val_from = 0;
 };
 
 // Reads a token file and checks every token against the model's vocabulary: a token >= vocab_size is
@@ -89,6 +93,57 @@ void text_to_token_file(const std::filesystem::path& text, const std::filesystem
 
 // "text", "llm.c", "raw uint16".
 std::string_view format_name(TokenFormat f);
+
+// ---- Shards and the vocabulary check -------------------------------------------------------------
+
+// The files a data entry names: the path itself, or, when its file name holds a glob (*, ? or [...],
+// as llm.c's "fineweb_train_*.bin"), the regular files of its directory that match, sorted by name.
+// DataError naming the pattern when nothing matches, or when a plain path does not exist. `key` names
+// the setting for the message ("data.train").
+std::vector<std::filesystem::path> expand_shards(const std::filesystem::path& pattern, const std::string& key);
+
+// The shards read in order as one stream (load_tokens on each); source lists them ("a.bin + b.bin", or
+// "a_*.bin (3 files)"). A window of the loader may span the end of one shard and the start of the next,
+// as it spans two documents within a shard.
+Tokens load_token_shards(const std::vector<std::filesystem::path>& files, uint32_t vocab_size,
+                         TokenFormat format = TokenFormat::Auto);
+
+// A warning (empty: none) when the model's vocabulary is far larger than the data needs: more than
+// twice the largest token id + 1 (a GPT-2-vocabulary model on byte-level text, or data made with
+// another tokenizer). Byte-level text under a 256-token vocabulary is what the byte vocabulary is for
+// and never warned about. (An id >= vocab_size is load_tokens' error.)
+std::string vocab_size_warning(uint32_t vocab_size, const Tokens& tokens);
+
+// ---- Tokenizing text into token files (`tandem tokenize`) ----------------------------------------
+
+struct TokenizeRequest {
+  std::filesystem::path input;      // UTF-8 text
+  std::filesystem::path output;     // the llm.c token file (the training split when val_fraction > 0)
+  // A tokenizer.json, or a directory with tokenizer.json or GPT-2's encoder.json and vocab.bpe
+  // (text::Tokenizer::load); empty: byte-level, one token per byte (vocab 256).
+  std::filesystem::path tokenizer;
+  double val_fraction = 0;          // in [0, 1): the last floor(n * f) tokens go to val_output_for(output)
+  bool force = false;               // replace outputs that exist (never the input itself)
+};
+
+struct TokenizeResult {
+  std::filesystem::path output, val_output;  // val_output empty without a validation split
+  uint64_t input_bytes = 0, train_tokens = 0, val_tokens = 0;
+  uint32_t vocab_size = 0;
+  std::string tokenizer;  // what tokenized: the tokenizer's files, or "bytes"
+  double seconds = 0;     // encoding only
+};
+
+// llm.c's naming: "x_train.bin" -> "x_val.bin"; any other "x.bin" -> "x_val.bin".
+std::filesystem::path val_output_for(const std::filesystem::path& output);
+
+// Encodes `input` and writes llm.c token files (write_llmc_tokens), the whole text as one document:
+// a tokenizer's <|endoftext|> first where it has one, as llm.c's data scripts begin each document.
+// Outputs that exist are refused unless `force` (the input never: it would be lost), before any work;
+// each is written atomically. Errors (DataError, naming the file): input missing, not a regular file
+// or empty, not UTF-8 (the byte offset and line), an id over 65535 (llm.c's uint16 tokens), a split
+// that leaves either side with no tokens; a tokenizer that cannot be loaded (text::TokenizerError).
+TokenizeResult tokenize_text_file(const TokenizeRequest& request);
 
 // ---- The default corpus --------------------------------------------------------------------------
 
@@ -136,6 +191,9 @@ struct LoaderConfig {
   int world_size = 1;         // W
   uint64_t seed = 0;
   double val_fraction = 0.05; // in [0, 1): the share of the stream held out at its end
+  // > 0: tokens [val_from, n) are the validation split (a separate val file after the training
+  // stream) and val_fraction is not used.
+  uint64_t val_from = 0;
 };
 
 // Where the loader stands: the next training batch is step `step` of epoch `epoch`.

@@ -5,7 +5,8 @@
 //   {
 //     "model": {"type": "gpt", "params": {"n_layer": 4, "n_head": 4, "n_embd": 128,
 //                                         "vocab_size": 256, "block_size": 128}},
-//     "data": {"path": "kjv", "val_fraction": 0.05},   // "kjv": the Debian package's Bible
+//     "data": {"path": "kjv", "val_fraction": 0.05},   // "kjv": the Debian package's Bible, or
+//                                      // {"train": "fineweb_train_*.bin", "val": "fineweb_val_*.bin"}
 //     "deepspeed": "zero0.json",       // a path (relative to the run file) or the config inline
 //     "ranks": 2,                      // thread-ranks
 //     "steps": 300,                    // optimizer steps
@@ -39,9 +40,10 @@ namespace tandem {
 struct RunFile {
   std::string source;  // the run file's path, for messages
   ModelSpec model;
-  std::filesystem::path data;          // a file, or "kjv"
+  std::filesystem::path data;          // the training data: a file, a glob of shards, or "kjv"
+  std::filesystem::path val_data;      // the validation data (a file or a glob); empty: val_fraction of data
   std::string data_format = "auto";    // auto, text, llmc, raw
-  double val_fraction = 0.05;
+  double val_fraction = 0.05;          // 0 when val_data is given
   json::Value deepspeed;               // the config: its text is parsed as a DeepSpeed config
   std::string deepspeed_source;        // the config's file, or the run file for an inline one
   int64_t ranks = 1;

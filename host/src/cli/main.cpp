@@ -5,6 +5,7 @@
 #include "cli/cli.hpp"
 #include "tandem/data.hpp"
 #include "tandem/safetensors.hpp"
+#include "tandem/tokenizer.hpp"
 #include "tandem/abi.h"
 
 namespace {
@@ -22,6 +23,7 @@ commands:
   estimate           model-state memory per rank under each ZeRO stage
   new module         write an out-of-tree module project (optimizer, scheduler) to start from
   launch             start a command once per GPU of this node (RANK, WORLD_SIZE, ...), supervised
+  tokenize           encode a text file (GPT-2's BPE, a tokenizer.json, or bytes) into llm.c token files
 
 `tandem <command> --help` describes a command's options.
 )";
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     if (command == "estimate") return run_estimate(args);
     if (command == "new") return run_new(args);
     if (command == "launch") return run_launch(args);
+    if (command == "tokenize") return run_tokenize(args);
     std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const UsageError& e) {
@@ -64,6 +67,9 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
   } catch (const tandem::data::DataError& e) {  // a missing, empty or corrupt data file
+    std::cerr << "tandem " << command << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const tandem::text::TokenizerError& e) {  // a tokenizer's files, or text it cannot encode
     std::cerr << "tandem " << command << ": " << e.what() << "\n";
     return kExitBadInput;
   } catch (const tandem::safetensors::Error& e) {  // weights that do not fit the model

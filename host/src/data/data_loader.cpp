@@ -28,7 +28,11 @@ DataLoader::DataLoader(std::shared_ptr<const Tokens> tokens, LoaderConfig config
   const uint64_t n = tokens_->ids.size();
   const uint64_t T = static_cast<uint64_t>(c.block_size);
   const uint64_t per_step = static_cast<uint64_t>(c.micro_batch) * static_cast<uint64_t>(c.world_size);
-  const uint64_t held_out = static_cast<uint64_t>(std::floor(static_cast<double>(n) * c.val_fraction));
+  if (c.val_from >= n)
+    throw DataError(src, setting_error("the validation split starts at token " + std::to_string(c.val_from) +
+                                       ", past the stream's " + std::to_string(n) + " tokens"));
+  const uint64_t held_out =
+      c.val_from > 0 ? n - c.val_from : static_cast<uint64_t>(std::floor(static_cast<double>(n) * c.val_fraction));
   train_tokens_ = n - held_out;
   // A window needs T + 1 tokens; consecutive windows start T apart.
   train_windows_ = train_tokens_ > T ? (train_tokens_ - 1) / T : 0;
@@ -40,7 +44,12 @@ DataLoader::DataLoader(std::shared_ptr<const Tokens> tokens, LoaderConfig config
                                        std::to_string(train_windows_) + " windows of " + std::to_string(T + 1) +
                                        " tokens; one step needs micro_batch x world_size = " +
                                        std::to_string(per_step)));
-  if (c.val_fraction > 0 && val_batches_ == 0)
+  if (c.val_from > 0 && val_batches_ == 0)
+    throw DataError(src, setting_error("the validation data has " + std::to_string(held_out) + " tokens, " +
+                                       std::to_string(val_windows_) + " windows of " + std::to_string(T + 1) +
+                                       " tokens; one batch per rank needs " + std::to_string(per_step) +
+                                       ": use a larger val file, or a smaller seq_len or micro_batch"));
+  if (c.val_from == 0 && c.val_fraction > 0 && val_batches_ == 0)
     throw DataError(src, setting_error("the validation split (val_fraction " + std::to_string(c.val_fraction) +
                                        ") has " + std::to_string(held_out) + " tokens, " +
                                        std::to_string(val_windows_) + " windows of " + std::to_string(T + 1) +

@@ -26,8 +26,7 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   const RunFile& r = run.student;
   // Bad input is reported before any model is built (which can take a while).
   refuse_cpu_run_of_several_processes(r.device, r.ranks, r.source);
-  if (r.data != "kjv" && !std::filesystem::exists(r.data))
-    throw data::DataError(r.data.string(), "no such file (the run file's data.path)");
+  (void)run_data_files(r);
   std::filesystem::path teacher_checkpoint;
   if (options.with_teacher) teacher_checkpoint = resolve_teacher_checkpoint(run);
   const std::filesystem::path checkpoint_dir = options.with_teacher ? r.checkpoint_dir : baseline_path(r.checkpoint_dir, false);

@@ -100,13 +100,23 @@ void read_deepspeed(const RunFileReader& in, const json::Value& value, const std
 
 void read_training_keys(RunFileReader& in, RunFile& run) {
   const json::Value& data = in.required("data");
-  if (!data.is_object()) in.fail(data, "expected {\"path\": ...}");
-  for (const auto& [key, value] : data.members())
-    if (key != "path" && key != "format" && key != "val_fraction")
-      in.fail(value, "unknown key in \"data\" (path, format, val_fraction)");
+  if (!data.is_object()) in.fail(data, "expected {\"path\": ...} or {\"train\": ..., \"val\": ...}");
+  in.refuse_unknown_members(data, "path train val format val_fraction", "\"data\"");
+  // "train" and "path" are the same key ("path" came first); "val" is a file or shards of its own.
   const json::Value* data_path = data.find("path");
-  if (data_path == nullptr) in.fail(data, "the data needs a \"path\" (a file, or \"kjv\")");
+  const json::Value* train = data.find("train");
+  if (data_path != nullptr && train != nullptr)
+    in.fail(*train, "\"train\" and \"path\" both name the training data: keep one");
+  if (train != nullptr) data_path = train;
+  if (data_path == nullptr)
+    in.fail(data, "the data needs a \"train\" (or \"path\"): a file, a glob of shards such as \"train_*.bin\", or \"kjv\"");
   run.data = in.string(*data_path) == "kjv" ? std::filesystem::path("kjv") : in.path(*data_path);
+  if (const json::Value* val = data.find("val")) {
+    if (const json::Value* f = data.find("val_fraction"))
+      in.fail(*f, "\"val\" names the validation data: leave \"val_fraction\" out (it splits the training data instead)");
+    run.val_data = in.path(*val);
+    run.val_fraction = 0;
+  }
   if (const json::Value* f = data.find("format")) {
     run.data_format = in.string(*f);
     if (run.data_format != "auto" && run.data_format != "text" && run.data_format != "llmc" && run.data_format != "raw")

@@ -13,8 +13,7 @@ namespace tandem {
 
 TrainSummary train(const RunFile& run, const TrainOptions& options) {
   // A missing data file is reported before the model is built (which can take a while).
-  if (run.data != "kjv" && !std::filesystem::exists(run.data))
-    throw data::DataError(run.data.string(), "no such file (the run file's data.path)");
+  (void)run_data_files(run);
 
   // The engine, prepared as Accelerate would: one plugin, the data's batch size, the run's facts.
   refuse_cpu_run_of_several_processes(run.device, run.ranks, run.source);

@@ -69,8 +69,7 @@ MultiModelRunFile load_multi_model_run_file(const std::filesystem::path& path) {
 
 std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const TrainOptions& options) {
   const RunFile& shared = run.models.front().run;
-  if (shared.data != "kjv" && !std::filesystem::exists(shared.data))
-    throw data::DataError(shared.data.string(), "no such file (the run file's data.path)");
+  (void)run_data_files(shared);
 
   // The seed's second scenario: the first Accelerator holds every plugin, each other one is made
   // with no arguments and shares them; each selects its model's plugin and prepares it.

@@ -43,9 +43,27 @@ PrepareInputs prepare_inputs(const RunFile& run) {
   return inputs;
 }
 
+RunDataFiles run_data_files(const RunFile& run) {
+  RunDataFiles files;
+  if (run.data != "kjv") files.train = data::expand_shards(run.data, "the run file's data.train");
+  if (!run.val_data.empty()) files.val = data::expand_shards(run.val_data, "the run file's data.val");
+  return files;
+}
+
 std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size) {
-  const std::filesystem::path data_file = run.data == "kjv" ? data::kjv_text(run.cache_dir) : run.data;
-  return std::make_shared<const data::Tokens>(data::load_tokens(data_file, vocab_size, token_format(run.data_format)));
+  RunDataFiles files = run_data_files(run);
+  if (run.data == "kjv") files.train = {data::kjv_text(run.cache_dir)};
+  const data::TokenFormat format = token_format(run.data_format);
+  data::Tokens tokens = data::load_token_shards(files.train, vocab_size, format);
+  if (!files.val.empty()) {
+    const data::Tokens val = data::load_token_shards(files.val, vocab_size, format);
+    tokens.val_from = tokens.ids.size();
+    tokens.ids.insert(tokens.ids.end(), val.ids.begin(), val.ids.end());
+    tokens.source += " (validation: " + val.source + ")";
+  }
+  if (const std::string warning = data::vocab_size_warning(vocab_size, tokens); !warning.empty())
+    std::cerr << "tandem: warning: " << warning << "\n";
+  return std::make_shared<const data::Tokens>(std::move(tokens));
 }
 
 std::vector<data::DataLoader> make_loaders(const RunFile& run, const Engine& engine,
@@ -58,7 +76,7 @@ std::vector<data::DataLoader> make_loaders(const RunFile& run, const Engine& eng
   std::vector<data::DataLoader> loaders;
   for (int32_t r = 0; r < engine.local_ranks(); ++r)
     loaders.emplace_back(tokens, data::LoaderConfig{seq, micro_batch, engine.first_rank() + r, world, run.seed,
-                                                    run.val_fraction});
+                                                    run.val_fraction, tokens->val_from});
   return loaders;
 }
 

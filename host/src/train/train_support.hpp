@@ -29,7 +29,16 @@ PrepareInputs prepare_inputs(const RunFile& run);
 // the config overrides, ...), printed once per run by the process of global rank 0.
 void print_config_warnings(const Prepared& prepared);
 
-// The run's tokens (the default corpus is made in run.cache_dir when data is "kjv").
+// The run's data files, checked before a model is built: data.train's (one, or the shards its glob
+// matches, in order) and data.val's (none without it). DataError for a missing file or an empty glob.
+struct RunDataFiles {
+  std::vector<std::filesystem::path> train, val;
+};
+RunDataFiles run_data_files(const RunFile& run);
+
+// The run's tokens: the training files' in order, then the validation files' (Tokens::val_from where
+// they begin); the default corpus is made in run.cache_dir when data is "kjv". A warning on stderr when
+// the model's vocabulary is far larger than the data's (data::vocab_size_warning).
 std::shared_ptr<const data::Tokens> load_run_tokens(const RunFile& run, uint32_t vocab_size);
 
 // One loader per rank this process plays, over the same tokens: global rank first_rank + r of the
