@@ -40,6 +40,7 @@ int run_checkpoint(const Args& args);  // consolidate
 int run_estimate(const Args& args);
 int run_new(const Args& args);  // new module: an out-of-tree module project from a template
 int run_launch(const Args& args);  // one process per GPU, supervised (tandem/launch.hpp)
+int run_plot(const Args& args);    // metrics files drawn as a PNG (cli/plot/)
 
 // --module-path DIR (repeatable).
 void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs);
