@@ -29,7 +29,7 @@ TEST(Help, TheListingHasEveryCommandOnOneLineAndEachAnswersHelp) {
     ASSERT_EQ(l.rfind("  ", 0), 0u) << l;
     const size_t end = l.find(' ', 2);
     names.push_back(l.substr(2, end - 2));
-    EXPECT_GT(l.find_first_not_of(' ', end), 20u) << "no summary: " << l;
+    EXPECT_GT(l.size(), 34u) << "no summary: " << l;  // the name padded to 32 columns, then what it does
   }
   for (const char* known : {"modules", "config", "schedule", "train", "distill", "plot", "checkpoint", "estimate", "new",
                             "launch"})
