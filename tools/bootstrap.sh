@@ -18,6 +18,8 @@ jobs=${JOBS:-$(nproc)}
 # Debian packages tandem builds and runs with. Keep in step with README.md.
 packages=(
   build-essential cmake pkg-config
+  libcairo2-dev              # `tandem plot` draws its PNGs with cairo
+  python3                    # tests/monitor/read_tfevents.py reads the TensorBoard files back
   libboost-dev libboost-program-options-dev rapidjson-dev libtbb-dev libopenblas-dev
   libgtest-dev libgmock-dev
   bible-kjv bible-kjv-text   # the default corpus: the King James Bible (`bible` writes its text)

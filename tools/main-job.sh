@@ -7,7 +7,8 @@
 #      seed's configs/zero2_config.json (ZeRO-2, AdamW offloaded to the host, WarmupLR), the teacher
 #      forward-only under configs/zero3_config.json (ZeRO-3), 2 thread-ranks;
 #   3. the same student is trained the same steps without the teacher (--baseline);
-# and the last line compares the two students' validation losses, with the teacher's.
+# and the last line compares the two students' validation losses, with the teacher's;
+#   4. `tandem plot` draws both students' train and validation losses into runs/distill/student/loss.png.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,5 +33,10 @@ echo "== the student: tandem distill configs/examples/distill_tiny.json --baseli
 # A fresh student each time: its checkpoints are outputs, never resumed from here.
 rm -rf "$root/runs/distill/student" "$root/runs/distill/student-baseline"
 "$tandem" distill "$root/configs/examples/distill_tiny.json" --baseline
+echo
+echo "== the students' losses: tandem plot"
+# Beside the metrics it draws; written again each time (the students above are too).
+"$tandem" plot "$root/runs/distill/student/metrics.jsonl" "$root/runs/distill/student/metrics-baseline.jsonl" \
+  --label "student (distilled)" --label "student (baseline)" -o "$root/runs/distill/student/loss.png" --force
 echo
 echo "main job done in $((SECONDS - start)) s"

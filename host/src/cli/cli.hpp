@@ -42,6 +42,8 @@ int run_new(const Args& args);  // new module: an out-of-tree module project fro
 int run_launch(const Args& args);  // one process per GPU, supervised (tandem/launch.hpp)
 int run_tokenize(const Args& args);  // text to llm.c token files (tandem/data.hpp, tandem/tokenizer.hpp)
 
+int run_plot(const Args& args);    // metrics files drawn as a PNG (cli/plot/)
+
 // --module-path DIR (repeatable).
 void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs);
 std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& dirs);

@@ -1,8 +1,14 @@
 // `tandem`: the command line of the tandem runtime. Dispatches to one subcommand.
+#include <algorithm>
 #include <iostream>
 #include <new>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/cli.hpp"
+#include "cli/commands.hpp"
+#include "text/near_miss.hpp"
 #include "tandem/data.hpp"
 #include "tandem/safetensors.hpp"
 #include "tandem/tokenizer.hpp"
@@ -10,37 +16,46 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: tandem <command> [options]
+using tandem::cli::Args;
+using tandem::cli::Command;
 
-commands:
-  modules            list the loadable modules and the files that were refused
-  config check       validate DeepSpeed configs
-  config explain     print a config with every "auto" resolved, and why
-  schedule           print a config's learning-rate schedule as CSV
-  train              train a model (or several side by side) as a run file says
-  distill            train a student beside a frozen teacher as a run file says
-  checkpoint consolidate  one full fp32 model from an engine checkpoint
-  estimate           model-state memory per rank under each ZeRO stage
-  new module         write an out-of-tree module project (optimizer, scheduler) to start from
-  launch             start a command once per GPU of this node (RANK, WORLD_SIZE, ...), supervised
-  tokenize           encode a text file (GPT-2's BPE, a tokenizer.json, or bytes) into llm.c token files
+// `tandem --help`: every command of the table, one line each.
+std::string usage() {
+  std::string text = "usage: tandem <command> [options]\n\ncommands:\n";
+  for (const Command& c : tandem::cli::commands()) {
+    std::string name(c.name);
+    if (!c.synopsis.empty()) name += " " + std::string(c.synopsis);
+    name.resize(std::max<size_t>(name.size() + 2, 32), ' ');
+    text += "  " + name + std::string(c.summary) + "\n";
+  }
+  text +=
+      "\n`tandem help <command>` (or `tandem <command> --help`) describes a command's options;\n"
+      "`tandem --version` prints the version and the module ABI.\n";
+  return text;
+}
 
-`tandem <command> --help` describes a command's options.
-)";
+// "tandem: unknown command 'trian' (did you mean 'train'?)" and what to run instead.
+std::string unknown_command(const std::string& command) {
+  std::vector<std::string_view> names;
+  for (const Command& c : tandem::cli::commands()) names.push_back(c.name);
+  const std::optional<std::string> near = tandem::text::nearest_name(command, names);
+  return "tandem: unknown command '" + command + "'" + (near ? " (did you mean '" + *near + "'?)" : "") +
+         "; `tandem --help` lists the commands\n";
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace tandem::cli;
   if (argc < 2) {
-    std::cerr << kUsage;
+    std::cerr << usage();
     return kExitBadInput;
   }
-  const std::string command = argv[1];
-  const Args args(argv + 2, argv + argc);
+  std::string command = argv[1];
+  Args args(argv + 2, argv + argc);
   try {
-    if (command == "--help" || command == "-h" || command == "help") {
-      std::cout << kUsage;
+    if (command == "--help" || command == "-h" || (command == "help" && args.empty())) {
+      std::cout << usage();
       return kExitOk;
     }
     if (command == "--version") {
@@ -48,18 +63,17 @@ int main(int argc, char** argv) {
                 << ")\n";
       return kExitOk;
     }
-    if (command == "modules") return run_modules(args);
-    if (command == "config") return run_config(args);
-    if (command == "schedule") return run_schedule(args);
-    if (command == "train") return run_train(args);
-    if (command == "distill") return run_distill(args);
-    if (command == "checkpoint") return run_checkpoint(args);
-    if (command == "estimate") return run_estimate(args);
-    if (command == "new") return run_new(args);
-    if (command == "launch") return run_launch(args);
-    if (command == "tokenize") return run_tokenize(args);
-    std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
-    return kExitBadInput;
+    if (command == "help") {  // `tandem help CMD [SUB]` is `tandem CMD [SUB] --help`
+      command = args.front();
+      args.erase(args.begin());
+      args.push_back("--help");
+    }
+    const Command* found = find_command(command);
+    if (found == nullptr) {
+      std::cerr << unknown_command(command);
+      return kExitBadInput;
+    }
+    return found->run(args);
   } catch (const UsageError& e) {
     std::cerr << "tandem " << command << ": " << e.what() << "\n";
     return kExitBadInput;

@@ -1,5 +1,7 @@
 // Option groups shared by several subcommands, and the parse step with --help.
+#include <algorithm>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "cli/cli.hpp"
@@ -131,19 +133,37 @@ void print_training_summary(std::ostream& out, const TrainSummary& s) {
   out << std::endl;
 }
 
+namespace {
+
+// The options a user sees in --help and "did you mean": all but those that only carry positional
+// arguments (RUN.json, DIR, FILE...: the usage line names them; "--file arg" would be plumbing).
+po::options_description visible_options(const po::options_description& all,
+                                        const po::positional_options_description& positional) {
+  std::set<std::string> hidden;
+  const unsigned last = std::min(positional.max_total_count(), 16u);
+  for (unsigned i = 0; i < last; ++i) hidden.insert(positional.name_for_position(i));
+  po::options_description visible("options");
+  for (const auto& o : all.options())
+    if (!hidden.contains(o->long_name())) visible.add(o);
+  return visible;
+}
+
+}  // namespace
+
 bool parse(const Args& args, const po::options_description& options, const po::positional_options_description& positional,
            po::variables_map& vm, const std::string& usage) {
   po::options_description all(options);
   all.add_options()("help,h", "show this help");
+  const po::options_description visible = visible_options(all, positional);
   try {
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     if (vm.count("help")) {
-      std::cout << usage << "\n" << all << "\n";
+      std::cout << usage << "\n" << visible << "\n";
       return false;
     }
     po::notify(vm);
   } catch (const po::unknown_option& e) {
-    throw UsageError(std::string(e.what()) + did_you_mean(e.get_option_name(), all) + "\n" + usage);
+    throw UsageError(std::string(e.what()) + did_you_mean(e.get_option_name(), visible) + "\n" + usage);
   } catch (const po::error& e) {
     throw UsageError(std::string(e.what()) + "\n" + usage);
   }

@@ -91,9 +91,7 @@ struct IgnoredFeature {
   const char* instead;  // what tandem offers, or what happens instead
 };
 constexpr IgnoredFeature kIgnoredFeatures[] = {
-    {"tensorboard", true, "no event files are written; the run file's \"metrics\" (JSON lines) has every step"},
     {"wandb", true, "nothing is sent; the run file's \"metrics\" (JSON lines) has every step"},
-    {"csv_monitor", true, "no CSV files are written; the run file's \"metrics\" (JSON lines) has every step"},
     {"comet", true, "nothing is sent; the run file's \"metrics\" (JSON lines) has every step"},
     {"flops_profiler", true, "no profile is printed; the metrics' time_s and tokens_per_s give the step's phases"},
     {"comms_logger", true, "communication is not logged"},

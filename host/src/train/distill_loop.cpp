@@ -1,10 +1,13 @@
 // The loop behind `tandem distill RUN.json` (distill.hpp): the seed's sequence of prepares, then
 // the student's steps with the frozen teacher beside it (or without it, for the baseline), with
 // evaluation, metrics, progress and checkpoints as `tandem train` has them (training_loop.hpp).
+#include <iostream>
+
 #include "estimate/run_memory.hpp"
 #include "tandem/accelerator.hpp"
 #include "tandem/distill.hpp"
 #include "train/run_outputs.hpp"
+#include "train/run_start.hpp"
 #include "train/train_support.hpp"
 #include "train/training_loop.hpp"
 
@@ -100,8 +103,17 @@ DistillSummary distill(const DistillRunFile& run, const DistillOptions& options)
   loop_options.progress = options.progress;
   loop_options.stop_after = options.stop_after;
   loop_options.stop = options.stop;
+  LoopOutputs outputs{checkpoint_dir, metrics_file, options.with_teacher};
+  outputs.before_first_step = [&](const monitor::Monitors& monitors) {
+    if (!options.progress || engine.first_rank() != 0) return;
+    std::vector<RunStartModel> models{{"student", &engine, seq, checkpoint_dir, false, 0, &monitors}};
+    if (teacher)
+      models.push_back({"teacher", teacher->engine(), seq, {}, true, batch.gradient_accumulation_steps, nullptr});
+    print_run_start(std::cerr, options.with_teacher ? "distill" : "distill --baseline", r.source, r.steps,
+                    run_device_name(r.device), models, metrics_file);
+  };
   const LoopResult result = run_training_loop(
-      engine, r, loaders, loop_options, LoopOutputs{checkpoint_dir, metrics_file},
+      engine, r, loaders, loop_options, outputs,
       [&](const std::vector<TokenBatch>& batches, const std::vector<int64_t>& rank_steps) {
         if (distiller) return distiller->step(batches, rank_steps);
         engine.forward(batches, true);

@@ -2,10 +2,13 @@
 // (training_loop.hpp: resume, steps, evaluation, metrics, progress, atomic checkpoints).
 #include "tandem/train.hpp"
 
+#include <iostream>
+
 #include "tandem/accelerator.hpp"
 #include "estimate/run_memory.hpp"
 #include "tandem/data.hpp"
 #include "train/run_outputs.hpp"
+#include "train/run_start.hpp"
 #include "train/training_loop.hpp"
 #include "train/train_support.hpp"
 
@@ -48,8 +51,14 @@ TrainSummary train(const RunFile& run, const TrainOptions& options) {
 
   if (!run.init_from.empty()) engine.load_weights(run.init_from);
 
+  LoopOutputs outputs{run.checkpoint_dir, run.metrics};
+  outputs.before_first_step = [&](const monitor::Monitors& monitors) {
+    if (options.progress && engine.first_rank() == 0)
+      print_run_start(std::cerr, "train", run.source, run.steps, run_device_name(run.device),
+                      {{"model", &engine, seq, run.checkpoint_dir, false, 0, &monitors}}, run.metrics);
+  };
   const LoopResult result = run_training_loop(
-      engine, run, loaders, options, LoopOutputs{run.checkpoint_dir, run.metrics},
+      engine, run, loaders, options, outputs,
       [&](const std::vector<TokenBatch>& batches, const std::vector<int64_t>&) {
         engine.forward(batches, true);
         engine.backward(LossSpec{&batches});

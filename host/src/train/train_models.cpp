@@ -14,6 +14,7 @@
 #include "train/progress.hpp"
 #include "train/run_file_reader.hpp"
 #include "train/run_outputs.hpp"
+#include "train/run_start.hpp"
 #include "train/train_support.hpp"
 
 namespace tandem {
@@ -142,6 +143,11 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
   RunOutputPaths paths{shared.checkpoint_dir, {}, shared.metrics};
   for (const ModelRun& m : run.models) paths.checkpoint_dirs.push_back(m.run.checkpoint_dir);
   const RunOutputs claimed(paths, options.resume, options.overwrite, run.source);
+  std::vector<monitor::Monitors> monitors;  // each model's config's csv_monitor and tensorboard
+  std::vector<std::pair<std::string, const monitor::Monitors*>> monitored;
+  for (size_t i = 0; i < prepared.size(); ++i) monitors.push_back(make_monitors(*prepared[i].engine(), run.source, options));
+  for (size_t i = 0; i < prepared.size(); ++i) monitored.emplace_back(run.models[i].name, &monitors[i]);
+  monitor::refuse_shared_log_dirs(monitored, run.source);
   std::vector<CheckpointDir> checkpoints;
   for (const ModelRun& m : run.models) checkpoints.emplace_back(m.run.checkpoint_dir, shared.keep_checkpoints);
   std::vector<std::filesystem::path> resumed_from(checkpoints.size());  // each model's, when resumed
@@ -180,11 +186,21 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     }
   }
 
+  for (monitor::Monitors& m : monitors) m.start(prepared.front().engine()->global_steps());
   std::optional<io::RegularFile> metrics;
   if (!shared.metrics.empty()) {
     std::filesystem::create_directories(shared.metrics.parent_path().empty() ? "." : shared.metrics.parent_path());
     truncate_metrics_after(shared.metrics, prepared.front().engine()->global_steps());
     metrics = open_metrics(shared.metrics, run.source);
+  }
+
+  if (options.progress && prepared.front().engine()->first_rank() == 0) {
+    std::vector<RunStartModel> shown;
+    for (size_t i = 0; i < prepared.size(); ++i)
+      shown.push_back({run.models[i].name, prepared[i].engine(), seq, run.models[i].run.checkpoint_dir, false, 0,
+                       &monitors[i]});
+    print_run_start(std::cerr, "train", run.source, shared.steps, run_device_name(shared.device), shown,
+                    shared.metrics);
   }
 
   std::vector<ModelSummary> summaries;
@@ -238,6 +254,7 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
         record.set("model", json::Value::string(summaries[i].name));
         if (!metrics->write_all(json::to_string(record) + "\n")) throw_metrics_write_error(shared.metrics);
       }
+      monitors[i].write_step(step, reports[i].loss, reports[i].lr, reports[i].loss_scale, val_loss);
       s.final_loss = reports[i].loss;
       if (val_loss) s.val_loss = val_loss;
       nonfinite[i].observe(step, reports[i], s.last_checkpoint, summaries[i].name);
@@ -265,9 +282,12 @@ std::vector<ModelSummary> train_models(const MultiModelRunFile& run, const Train
     }
     double all_seconds = 0;
     for (double t : step_seconds) all_seconds += t;
-    progress.update(step, reports.front().loss, reports.front().lr,
-                    static_cast<double>(tokens_per_step * static_cast<int64_t>(prepared.size())) / all_seconds,
-                    eval ? summaries.front().summary.val_loss : std::nullopt);
+    std::vector<ModelProgress> shown;  // every model, named
+    for (size_t i = 0; i < prepared.size(); ++i)
+      shown.push_back({summaries[i].name, reports[i].loss, reports[i].lr,
+                       eval ? summaries[i].summary.val_loss : std::nullopt});
+    progress.update(step, shown,
+                    static_cast<double>(tokens_per_step * static_cast<int64_t>(prepared.size())) / all_seconds);
     if (last) break;
   }
   progress.finish();

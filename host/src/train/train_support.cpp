@@ -2,6 +2,9 @@
 #include "train/train_support.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -141,9 +144,42 @@ std::vector<std::vector<TokenBatch>> validation_batches(const std::vector<data::
 
 json::Value metric_number(double v) { return std::isfinite(v) ? json::Value::number(v) : json::Value::null(); }
 
+namespace {
+
+std::string utc_timestamp_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char text[40];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
+  return text;
+}
+
+}  // namespace
+
+monitor::Monitors make_monitors(const Engine& engine, const std::string& run_source, const TrainOptions& options) {
+  monitor::MonitorSetup setup;
+  setup.config_tree = &engine.config().tree;
+  setup.config_source = engine.config().source;
+  const std::filesystem::path run_dir = std::filesystem::path(run_source).parent_path();
+  setup.base = run_dir.empty() ? std::filesystem::path(".") : run_dir;
+  setup.run_source = run_source;
+  setup.rank0 = engine.first_rank() == 0;
+  setup.resume = options.resume;
+  setup.overwrite = options.overwrite;
+  setup.fp16 = engine.config().fp16.enabled;
+  setup.train_batch_size = engine.config().batch.train_batch_size;
+  return monitor::Monitors(setup);
+}
+
 json::Value metrics_record(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val) {
   json::Value line = json::Value::object();
   line.set("step", json::Value::integer(step));
+  line.set("timestamp", json::Value::string(utc_timestamp_now()));
   line.set("loss", metric_number(r.loss));
   line.set("lr", json::Value::number(r.lr));
   line.set("grad_norm", metric_number(r.grad_norm));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/regular_file.hpp"
+#include "monitor/monitors.hpp"
 #include "tandem/accelerator.hpp"
 #include "tandem/data.hpp"
 #include "tandem/train.hpp"
@@ -71,7 +72,13 @@ json::Value metric_number(double v);
 // exit 2) and never blocks the run; a file that cannot be opened is a CheckpointWriteError (exit 3).
 io::RegularFile open_metrics(const std::filesystem::path& metrics, const std::string& source);
 
+// Also "timestamp": when the line was written, ISO 8601 in UTC with milliseconds
+// ("2026-12-07T23:22:55.123Z"), so that runs can be lined up in time (docs/run-files.md).
 json::Value metrics_record(int64_t step, const StepReport& r, double tokens_per_s, std::optional<double> val);
+
+// The monitors (csv_monitor, tensorboard) of `engine`'s config for the run file `run_source`,
+// written by the process of global rank 0 (monitor/monitors.hpp).
+monitor::Monitors make_monitors(const Engine& engine, const std::string& run_source, const TrainOptions& options);
 
 // Counts optimizer steps skipped in a row for non-finite gradients (fp16 loss-scaler overflows, which
 // the scaler handles, do not count): each such step is a warning on stderr naming the step and the

@@ -34,6 +34,7 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
     throw std::invalid_argument(run.source + ": stop_after must be an optimizer step, at least 1");
   const RunOutputs claimed({outputs.checkpoint_dir, {outputs.checkpoint_dir}, outputs.metrics}, options.resume,
                            options.overwrite, run.source);
+  monitor::Monitors monitors = make_monitors(engine, run.source, options);  // claims its files now
   CheckpointDir checkpoints(outputs.checkpoint_dir, run.keep_checkpoints);
   if (options.resume) {
     if (outputs.checkpoint_dir.empty()) throw std::invalid_argument(run.source + ": --resume needs a checkpoint_dir");
@@ -56,6 +57,9 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
     truncate_metrics_after(outputs.metrics, engine.global_steps());
     metrics = open_metrics(outputs.metrics, run.source);
   }
+
+  monitors.start(engine.global_steps());
+  if (outputs.before_first_step) outputs.before_first_step(monitors);
 
   result.validation = validation_batches(loaders, run.eval_batches, run.source);
   const data::LoaderConfig& data = loaders.front().config();
@@ -89,10 +93,13 @@ LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<dat
       val_loss = engine.evaluate(result.validation);
     if (metrics) {
       json::Value record = metrics_record(step, report, tokens_per_s, val_loss);
-      record.set("ce_loss", metric_number(report.ce_loss));
-      record.set("kd_loss", metric_number(report.kd_loss));
+      if (outputs.loss_parts) {
+        record.set("ce_loss", metric_number(report.ce_loss));
+        record.set("kd_loss", metric_number(report.kd_loss));
+      }
       if (!metrics->write_all(json::to_string(record) + "\n")) throw_metrics_write_error(outputs.metrics);
     }
+    monitors.write_step(step, report.loss, report.lr, report.loss_scale, val_loss);
     progress.update(step, report.loss, report.lr, tokens_per_s, val_loss);
     summary.final_loss = report.loss;
     if (val_loss) summary.val_loss = val_loss;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "monitor/monitors.hpp"
 #include "tandem/data.hpp"
 #include "tandem/engine.hpp"
 #include "tandem/train.hpp"
@@ -20,6 +21,9 @@ using MicroStep = std::function<StepReport(const std::vector<TokenBatch>& batche
 struct LoopOutputs {
   std::filesystem::path checkpoint_dir;  // empty: no checkpoints
   std::filesystem::path metrics;         // empty: no metrics file
+  bool loss_parts = false;               // ce_loss and kd_loss in metrics lines (distillation only)
+  // Called once every output is claimed and before the first step (the start-up summary).
+  std::function<void(const monitor::Monitors&)> before_first_step;
 };
 
 struct LoopResult {
@@ -29,7 +33,8 @@ struct LoopResult {
 };
 
 // Runs `run.steps` optimizer steps of `engine` (fewer with options.stop_after), resuming first when
-// options.resume. Metrics lines carry the loss's parts (ce_loss, kd_loss) beside the common fields.
+// options.resume. With outputs.loss_parts, metrics lines carry the loss's parts (ce_loss, kd_loss)
+// beside the common fields. The config's monitors (csv_monitor, tensorboard) get every step too.
 LoopResult run_training_loop(Engine& engine, const RunFile& run, std::vector<data::DataLoader>& loaders,
                              const TrainOptions& options, const LoopOutputs& outputs, const MicroStep& micro_step);
 
