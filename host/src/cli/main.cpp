@@ -19,6 +19,10 @@ commands:
   train              train a model (or several side by side) as a run file says
   distill            train a student beside a frozen teacher as a run file says
   checkpoint consolidate  one full fp32 model from an engine checkpoint
+  checkpoint inspect      what checkpoints hold, each verified
+  checkpoint export       a checkpoint as a Hugging Face GPT-2 directory (model.safetensors, config.json)
+  generate           tokens from a trained model: greedy, temperature, top-k, top-p, with a KV cache
+  eval               a model's mean cross-entropy and perplexity on a file
   estimate           model-state memory per rank under each ZeRO stage
   new module         write an out-of-tree module project (optimizer, scheduler) to start from
   launch             start a command once per GPU of this node (RANK, WORLD_SIZE, ...), supervised
@@ -55,6 +59,8 @@ int main(int argc, char** argv) {
     if (command == "estimate") return run_estimate(args);
     if (command == "new") return run_new(args);
     if (command == "launch") return run_launch(args);
+    if (command == "generate") return run_generate(args);
+    if (command == "eval") return run_eval(args);
     std::cerr << "tandem: unknown command '" << command << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const UsageError& e) {
