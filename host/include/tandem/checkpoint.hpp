@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace tandem {
 
@@ -30,6 +31,19 @@ struct ConsolidateReport {
   int64_t parameters = 0;    // elements
   bool from_shards = false;  // false: copied from model.safetensors (no optimizer state)
 };
+
+// The fp32 weights of a checkpoint, as consolidate writes them, in the model's order.
+struct CheckpointWeights {
+  std::filesystem::path checkpoint;  // the step-N directory they came from
+  ConsolidateReport report;
+  std::vector<std::string> names;    // Hugging Face's
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<float>> values;
+};
+
+// Reads them from `dir` (a checkpoint, or a checkpoint_dir with a `latest` pointer), its manifest
+// verified first where it has one. Throws CheckpointError naming the file and what is wrong.
+CheckpointWeights read_checkpoint_weights(const std::filesystem::path& dir);
 
 // Writes `out` (atomically) with every parameter in fp32 under its Hugging Face name. `dir` may
 // also be a checkpoint_dir with a `latest` pointer. Throws CheckpointError, and std::invalid_argument

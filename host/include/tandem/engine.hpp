@@ -161,6 +161,13 @@ class Engine {
 
   // One micro-batch per local rank. train keeps activations for backward (a trained engine only).
   Logits forward(const std::vector<TokenBatch>& batches, bool train = true);
+  // Inference through the model's KV cache (SDK 1.4's forward_cached), on an engine of one local rank
+  // on the CPU: the logits of positions past .. past + batch.seq - 1 of batch.batch rows, the model
+  // keeping the earlier positions' keys and values (past == 0 starts new rows; batch.targets unused).
+  // nullopt, with nothing changed, where the model keeps no cache (a module built against an SDK older
+  // than 1.4, one that leaves the entry NULL, or one that answers UNSUPPORTED where it runs): forward()
+  // over the whole sequence gives the same logits. Engines of several ranks or on a GPU: nullopt.
+  std::optional<Logits> forward_cached(const TokenBatch& batch, int64_t past);
   // Differentiates the loss of the last training forward; the gradients wait for step(). Throws
   // std::invalid_argument when the last backward() has not had its step() yet.
   BackwardReport backward(const LossSpec& loss);

@@ -15,12 +15,13 @@ namespace tandem {
 
 namespace {
 
-ConsolidateReport consolidate(const std::filesystem::path& dir, const std::filesystem::path& out) {
+CheckpointWeights gather_weights(const std::filesystem::path& dir) {
   const checkpoint::SavedEngine saved = checkpoint::SavedEngine::read(dir);
-  ConsolidateReport report;
-  report.stage = saved.stage;
-  report.world_size = saved.world_size;
-  std::vector<std::vector<float>> values(saved.params.size());
+  CheckpointWeights w;
+  w.checkpoint = dir;
+  w.report.stage = saved.stage;
+  w.report.world_size = saved.world_size;
+  w.values.resize(saved.params.size());
   if (saved.has_optimizer) {
     // The fp32 master weights, from the partitions each rank saved.
     const checkpoint::SavedShards shards(saved);
@@ -28,29 +29,60 @@ ConsolidateReport consolidate(const std::filesystem::path& dir, const std::files
     for (size_t g = 0; g < saved.groups.size(); ++g) groups.push_back(shards.gather("master", g));
     for (size_t i = 0; i < saved.params.size(); ++i) {
       const float* first = groups[saved.params[i].group].data() + saved.params[i].offset;
-      values[i].assign(first, first + saved.params[i].numel());
+      w.values[i].assign(first, first + saved.params[i].numel());
     }
-    report.from_shards = true;
+    w.report.from_shards = true;
   } else {
     const safetensors::File weights = safetensors::File::open(dir / "model.safetensors");
     for (size_t i = 0; i < saved.params.size(); ++i) {
       weights.expect(saved.params[i].name, saved.params[i].shape);
-      values[i] = weights.read_f32(saved.params[i].name);
+      w.values[i] = weights.read_f32(saved.params[i].name);
     }
   }
-
-  std::vector<safetensors::TensorData> tensors;
   for (size_t i = 0; i < saved.params.size(); ++i) {
-    tensors.push_back(safetensors::f32_tensor(saved.params[i].name, saved.params[i].shape, values[i]));
-    report.parameters += static_cast<int64_t>(values[i].size());
+    w.names.push_back(saved.params[i].name);
+    w.shapes.push_back(saved.params[i].shape);
+    w.report.parameters += static_cast<int64_t>(w.values[i].size());
   }
-  report.tensors = tensors.size();
+  w.report.tensors = w.names.size();
+  return w;
+}
+
+ConsolidateReport write_consolidated(const CheckpointWeights& w, const std::filesystem::path& out) {
+  std::vector<safetensors::TensorData> tensors;
+  for (size_t i = 0; i < w.names.size(); ++i) tensors.push_back(safetensors::f32_tensor(w.names[i], w.shapes[i], w.values[i]));
   safetensors::write(out, tensors,
                      {{"format", "pt"},
                       {"producer", "tandem checkpoint consolidate"},
-                      {"zero_stage", std::to_string(report.stage)},
-                      {"world_size", std::to_string(report.world_size)}});
-  return report;
+                      {"zero_stage", std::to_string(w.report.stage)},
+                      {"world_size", std::to_string(w.report.world_size)}});
+  return w.report;
+}
+
+// The checkpoint `dir` names: itself, or the newest of a checkpoint_dir.
+std::filesystem::path checkpoint_of(const std::filesystem::path& dir) {
+  if (!std::filesystem::exists(dir / "engine.json") && std::filesystem::exists(dir / "latest"))
+    return CheckpointDir(dir).latest(std::cerr).value_or(dir);
+  return dir;
+}
+
+// Reads a checkpoint's weights, every parse error as a CheckpointError.
+template <class Fn>
+auto reading(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const safetensors::Error& e) {
+    throw CheckpointError(e.what());
+  } catch (const json::ParseError& e) {
+    throw CheckpointError(e.what());
+  }
+}
+
+CheckpointWeights read_verified(const std::filesystem::path& dir, const std::filesystem::path& checkpoint) {
+  if (!std::filesystem::exists(checkpoint / "engine.json"))
+    throw CheckpointError(dir.string() + ": not an engine checkpoint (no engine.json, and no `latest` pointer)");
+  if (std::filesystem::exists(checkpoint / kCheckpointManifestFile)) verify_checkpoint(checkpoint);
+  return gather_weights(checkpoint);
 }
 
 // Whether `path` (which need not exist) names something under `dir`, after resolving both.
@@ -65,25 +97,20 @@ bool inside(const std::filesystem::path& path, const std::filesystem::path& dir)
 
 }  // namespace
 
+CheckpointWeights read_checkpoint_weights(const std::filesystem::path& dir) {
+  return reading([&] { return read_verified(dir, checkpoint_of(dir)); });
+}
+
 ConsolidateReport consolidate_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out,
                                          bool overwrite) {
   io::check_output_path(out, overwrite, "OUT", "--overwrite");
-  std::filesystem::path checkpoint = dir;
-  try {
-    if (!std::filesystem::exists(dir / "engine.json") && std::filesystem::exists(dir / "latest"))
-      checkpoint = CheckpointDir(dir).latest(std::cerr).value_or(dir);
+  return reading([&] {
+    const std::filesystem::path checkpoint = checkpoint_of(dir);
     if (std::filesystem::exists(out) && inside(out, checkpoint))  // even with --overwrite: it is the checkpoint's
       throw std::invalid_argument("OUT " + out.string() + " is a file of the checkpoint " + checkpoint.string() +
                                   " itself; write the consolidated model somewhere else (nothing was written)");
-    if (!std::filesystem::exists(checkpoint / "engine.json"))
-      throw CheckpointError(dir.string() + ": not an engine checkpoint (no engine.json, and no `latest` pointer)");
-    if (std::filesystem::exists(checkpoint / kCheckpointManifestFile)) verify_checkpoint(checkpoint);
-    return consolidate(checkpoint, out);
-  } catch (const safetensors::Error& e) {
-    throw CheckpointError(e.what());
-  } catch (const json::ParseError& e) {
-    throw CheckpointError(e.what());
-  }
+    return write_consolidated(read_verified(dir, checkpoint), out);
+  });
 }
 
 }  // namespace tandem

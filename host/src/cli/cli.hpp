@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tandem/accelerator.hpp"
+#include "tandem/inference.hpp"
 #include "tandem/train.hpp"
 
 namespace tandem::cli {
@@ -44,9 +45,22 @@ int run_tokenize(const Args& args);  // text to llm.c token files (tandem/data.h
 
 int run_plot(const Args& args);    // metrics files drawn as a PNG (cli/plot/)
 
+int run_generate(const Args& args);  // tokens from a trained model (tandem/generate.hpp)
+int run_eval(const Args& args);      // loss and perplexity on a file (tandem/eval.hpp)
+
 // --module-path DIR (repeatable).
 void add_module_path_option(po::options_description& options, std::vector<std::string>& dirs);
 std::vector<std::filesystem::path> to_paths(const std::vector<std::string>& dirs);
+
+// --model JSON, --model-type, --module-path: how generate, eval and export load a model.
+struct InferenceFlags {
+  std::string model_json;
+  std::string model_type = "gpt";
+  std::vector<std::string> module_path;
+};
+void add_inference_options(po::options_description& options, InferenceFlags& flags);
+// InferenceModel::load with the flags; a checkpoint that cannot be read is a UsageError (exit 2).
+InferenceModel load_inference_model(const std::string& source, const InferenceFlags& flags);
 
 // The run's facts that "auto" values resolve from: --hidden-size, --world-size, --micro-batch,
 // --grad-accum, --lr, --weight-decay, --warmup-steps, --total-steps, --mixed-precision.

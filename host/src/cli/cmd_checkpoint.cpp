@@ -7,6 +7,7 @@
 #include "io/human_size.hpp"
 #include "tandem/checkpoint.hpp"
 #include "tandem/checkpoint_inspect.hpp"
+#include "tandem/export_hf.hpp"
 
 namespace tandem::cli {
 
@@ -15,6 +16,14 @@ namespace {
 constexpr const char* kUsage =
     "usage: tandem checkpoint consolidate DIR OUT.safetensors [--overwrite]\n"
     "       tandem checkpoint inspect DIR [--json]\n"
+    "       tandem checkpoint export DIR OUT/ [--dtype fp32|bf16] [--force] [--model JSON]\n"
+    "export: a Hugging Face GPT-2 directory that GPT2LMHeadModel.from_pretrained(OUT) loads with the same\n"
+    "logits: model.safetensors (GPT2LMHeadModel's names and Conv1D layout, fp32 or bf16, the head tied to\n"
+    "wte), config.json (a GPT2Config: gelu_new, layer_norm_epsilon 1e-5, tie_word_embeddings) and the\n"
+    "tokenizer files found beside the weights. DIR is a checkpoint (any ZeRO stage and world size: its\n"
+    "fp32 master weights), a checkpoint_dir, or a safetensors file; the shape as for `tandem generate`.\n"
+    "OUT must not exist or be empty; --force writes into an existing one, replacing only those files.\n"
+    "A model that is not the gpt module's is refused.\n"
     "inspect: what each checkpoint in DIR holds (models, ZeRO stage, world size, step, data position,\n"
     "sizes) and whether it is whole: its manifest's checksums, its layout, every rank shard gathered.\n"
     "DIR is a checkpoint (step-N), a checkpoint_dir, or the checkpoint_dir of a run of several models.\n"
@@ -48,6 +57,33 @@ int consolidate(const Args& args) {
   } catch (const std::invalid_argument& e) {  // OUT refused before anything was read
     throw UsageError(e.what());
   }
+  return kExitOk;
+}
+
+int export_to_hf(const Args& args) {
+  std::vector<std::string> paths;
+  std::string dtype = "fp32";
+  InferenceFlags flags;
+  po::options_description options("tandem checkpoint export");
+  options.add_options()("path", po::value(&paths), "DIR and OUT")(
+      "dtype", po::value(&dtype)->default_value("fp32"), "fp32 or bf16 (rounded to nearest even)")(
+      "force", "write into an existing, non-empty OUT (only the exported files are replaced)");
+  add_inference_options(options, flags);
+  po::positional_options_description positional;
+  positional.add("path", 2);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm, kUsage)) return kExitOk;
+  if (paths.size() != 2) throw UsageError(std::string("need DIR and OUT\n") + kUsage);
+  if (dtype != "fp32" && dtype != "bf16") throw UsageError("--dtype must be fp32 or bf16, not '" + dtype + "'");
+  const bool force = vm.count("force") > 0;
+  check_export_directory(paths[1], force);  // before the model is loaded (which can take a while)
+  InferenceModel model = load_inference_model(paths[0], flags);
+  const ExportReport r =
+      export_hugging_face(model, paths[0], paths[1], dtype == "bf16" ? ExportDtype::bf16 : ExportDtype::f32, force);
+  std::cout << paths[1] << ": " << r.tensors << " tensors, " << r.parameters << " parameters in " << dtype
+            << " from " << model.weights_from() << ":";
+  for (const std::string& f : r.files) std::cout << " " << f;
+  std::cout << "\n";
   return kExitOk;
 }
 
@@ -126,10 +162,12 @@ int inspect(const Args& args) {
 
 int run_checkpoint(const Args& args) {
   if (args.empty() ||
-      (args[0] != "consolidate" && args[0] != "inspect" && args[0] != "--help" && args[0] != "-h"))
+      (args[0] != "consolidate" && args[0] != "inspect" && args[0] != "export" && args[0] != "--help" &&
+       args[0] != "-h"))
     throw UsageError(std::string("unknown or missing subcommand\n") + kUsage);
   if (args[0] == "consolidate") return consolidate(Args(args.begin() + 1, args.end()));
   if (args[0] == "inspect") return inspect(Args(args.begin() + 1, args.end()));
+  if (args[0] == "export") return export_to_hf(Args(args.begin() + 1, args.end()));
   std::cout << kUsage << "\n";
   return kExitOk;
 }

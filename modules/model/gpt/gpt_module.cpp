@@ -3,6 +3,7 @@
 // tandem_param_access) and the compute core's types (TensorView, ParamAccess).
 #include <cmath>
 
+#include "gpt_kv_cache.hpp"
 #include "gpt_model.hpp"
 #include "gpt_module_support.hpp"
 #include "gpt_params.hpp"
@@ -23,7 +24,7 @@ using gpt::to_compute;
 class GptModule final : public sdk::Model {
  public:
   explicit GptModule(const sdk::Params& p)
-      : cfg_(config_from(p)), params_(gpt::gpt_parameters(cfg_)), model_(cfg_) {}
+      : cfg_(config_from(p)), params_(gpt::gpt_parameters(cfg_)), model_(cfg_), cache_(cfg_) {}
 
   std::vector<sdk::ModelParam> parameters() const override { return gpt::module_parameters(params_); }
   int32_t layer_count() const override { return cfg_.layer_count(); }
@@ -62,6 +63,18 @@ class GptModule final : public sdk::Model {
     model_.backward(bridge, to_compute(dlogits));
   }
 
+  // SDK 1.4: generation with a KV cache, on the CPU. On a GPU the host falls back to forward().
+  tandem_tensor_view forward_cached(const tandem_tensor_view& tokens, int64_t past, sdk::ParamAccess& access) override {
+#if TANDEM_GPT_CUDA
+    if (gpu_) throw sdk::Unsupported("gpt (cuda): no KV cache on the GPU yet; the host runs forward() instead");
+#endif
+    AccessBridge bridge(access);
+    const compute::TensorView t = to_compute(tokens);
+    t.expect(compute::DType::i32, compute::Device::cpu, t.shape, "gpt forward_cached: tokens (host I32 [B, T_new])");
+    if (t.shape.rank() != 2) throw std::invalid_argument("gpt forward_cached: tokens must be [B, T_new]");
+    return to_c(cache_.forward(bridge, t.as<int32_t>(), t.shape[0], t.shape[1], past));
+  }
+
   // The CPU (the default), or a GPU where this module is built with the CUDA backend: fp32 or bf16.
   void place(const tandem_placement& where, tandem_dtype dtype) override {
     if (where.device == TANDEM_DEVICE_CPU) return;
@@ -79,6 +92,7 @@ class GptModule final : public sdk::Model {
   gpt::GptConfig cfg_;
   std::vector<gpt::GptParam> params_;
   gpt::GptModel<float> model_;
+  gpt::GptKvCache<float> cache_;  // forward_cached's keys and values
 #if TANDEM_GPT_CUDA
   std::unique_ptr<gpt::GpuModel> gpu_;  // after place() on a GPU: every pass runs there
   int32_t device_index_ = 0;

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define TANDEM_ABI_MAJOR 1
-#define TANDEM_ABI_MINOR 3
+#define TANDEM_ABI_MINOR 4
 
 /* Whether a struct whose struct_size is `size` holds `field` of `type` (a field a later minor
  * appended): read such a field only when this is true. */

@@ -1,5 +1,5 @@
 /*
- * The model kind's function table (tandem ABI 1.0; 1.2 appended place()).
+ * The model kind's function table (tandem ABI 1.0; 1.2 appended place(), 1.4 forward_cached()).
  *
  * A model computes; it does not own its parameters. It declares them (name, true shape, layer), and
  * during forward and backward it asks the host for each layer's parameters just before it uses
@@ -85,6 +85,19 @@ typedef struct tandem_model_vtable {
    * queued on where->stream, and forward and backward return with the work queued, not finished.
    * A placement the model cannot take returns TANDEM_STATUS_UNSUPPORTED saying why. */
   tandem_status (*place)(void* self, const tandem_placement* where, uint32_t dtype, tandem_error* err);
+  /* SDK 1.4, optional: inference over new positions only, with each layer's keys and values of the
+   * earlier positions kept in the instance (a KV cache), for generating one token at a time.
+   * tokens: I32 [B, T_new], positions past .. past + T_new - 1 of each of B rows. past == 0 starts B new
+   * rows (the cache is dropped and sized for B); otherwise past must equal the positions cached so far
+   * and B the rows cached (else TANDEM_STATUS_INVALID_ARGUMENT), and past + T_new <= max_sequence.
+   * logits: out, a model-owned F32 view [B, T_new, vocab] of the new positions, valid until the next
+   * forward or forward_cached. No activations are kept for backward; a forward() in between leaves the
+   * cache as it was. The parameter access is used as in forward(). A module built against an older minor
+   * has no such entry (struct_size), and one may set it to NULL or return TANDEM_STATUS_UNSUPPORTED (where
+   * it cannot cache, e.g. on a device it does not cache on): the host then runs forward() over the whole
+   * sequence instead. The cache lives until the instance is destroyed or the next past == 0. */
+  tandem_status (*forward_cached)(void* self, const tandem_tensor_view* tokens, int64_t past,
+                                  const tandem_param_access* access, tandem_tensor_view* logits, tandem_error* err);
 } tandem_model_vtable;
 
 #ifdef __cplusplus

@@ -94,6 +94,13 @@ class Model {
     if (where.device != TANDEM_DEVICE_CPU)
       throw Unsupported("this model computes on the CPU only (it does not implement place() for a GPU)");
   }
+  // SDK 1.4 (model.h's forward_cached): inference over positions past .. past + T_new - 1 with the
+  // earlier positions' keys and values kept by the model. The default has no cache: the host then runs
+  // forward() over the whole sequence, which gives the same logits, only slower.
+  virtual tandem_tensor_view forward_cached(const tandem_tensor_view& tokens, int64_t past, ParamAccess& access) {
+    (void)tokens, (void)past, (void)access;
+    throw Unsupported("this model keeps no KV cache (it does not implement forward_cached())");
+  }
 };
 
 // Maps tandem_model_vtable onto a Model subclass. The parameter list is read once, at first use,
@@ -186,9 +193,20 @@ struct ModelAdapter {
     });
   }
 
+  static tandem_status forward_cached(void* p, const tandem_tensor_view* tokens, int64_t past,
+                                      const tandem_param_access* access, tandem_tensor_view* logits,
+                                      tandem_error* err) noexcept {
+    return guard(err, [&] {
+      if (tokens == nullptr || access == nullptr || logits == nullptr)
+        throw std::invalid_argument("forward_cached: null argument");
+      ParamAccess params(*access, self(p).cache().layer_sizes);
+      *logits = self(p).model.forward_cached(*tokens, past, params);
+    });
+  }
+
   static constexpr tandem_model_vtable vtable = {sizeof(tandem_model_vtable), &param_count, &param_info, &layer_count,
                                                  &hidden_size, &vocab_size, &max_sequence, &init_param, &forward,
-                                                 &backward, &place};
+                                                 &backward, &place, &forward_cached};
 };
 
 }  // namespace tandem::sdk
