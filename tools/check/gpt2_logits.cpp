@@ -13,6 +13,7 @@
 // holds fp32 either way (bf16 logits widened exactly).
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
     std::cout << logits.seq << " x " << logits.vocab << " logits written to " << out << "\n";
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "tandem-gpt2-logits: " << e.what() << "\n";
+    std::cerr << std::filesystem::path(argv[0]).filename().string() << ": " << e.what() << "\n";
     return 2;
   }
 }
