@@ -1,16 +1,19 @@
-// tandem-gpt2-logits: the `gpt` module's logits for given tokens and weights, as raw fp32, so that a
-// script can compare them with another implementation's (tools/check/hf_gpt2_check.py compares them
-// with Hugging Face transformers' GPT2LMHeadModel on the same safetensors file).
+// tandem-gpt2-logits / tandem-model-logits (one source, two names): a model module's logits for given
+// tokens and weights, as raw fp32, so that a script can compare them with another implementation's
+// (tools/check/hf_gpt2_check.py compares the `gpt` module with transformers' GPT2LMHeadModel, and
+// hf_llama_check.py the `llama` module with LlamaForCausalLM and Qwen2ForCausalLM).
 //
 //   tandem-gpt2-logits --weights model.safetensors --model '{"n_layer": 12, ...}' --tokens 1,2,3
-//                      --out logits.f32 [--device cpu|cuda] [--precision fp32|bf16]
+//                      --out logits.f32 [--type gpt|llama|...] [--device cpu|cuda] [--precision fp32|bf16]
 //
+// --type names the model module (default gpt); --model holds that module's params.
 // The weights may be a Hugging Face GPT-2 file (names with or without "transformer.", Conv1D layout):
 // Engine::load_weights reads both. The engine runs forward-only under ZeRO-0 on one rank, on the CPU
 // (fp32) or on a GPU (the CUDA model: true fp32 products, or bf16 with fp32 accumulation); the file
 // holds fp32 either way (bf16 logits widened exactly).
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,10 +23,11 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
-  std::string weights, model_json, tokens_text, out, device = "cpu", precision = "fp32";
+  std::string weights, model_json, tokens_text, out, device = "cpu", precision = "fp32", type = "gpt";
   po::options_description options("tandem-gpt2-logits");
   options.add_options()("help,h", "show this help")("weights", po::value(&weights)->required(), "safetensors file")(
-      "model", po::value(&model_json)->required(), "the gpt module's params, as JSON")(
+      "model", po::value(&model_json)->required(), "the model module's params, as JSON")(
+      "type", po::value(&type), "the model module: gpt (default), llama, ...")(
       "tokens", po::value(&tokens_text)->required(), "comma-separated token ids (one row)")(
       "out", po::value(&out)->required(), "where to write the [tokens, vocab] fp32 logits")(
       "device", po::value(&device), "cpu (default) or cuda")(
@@ -57,7 +61,7 @@ int main(int argc, char** argv) {
     tandem::Accelerator accelerator(std::move(plugins), options);
     tandem::PrepareInputs inputs;
     tandem::ModelSpec model;
-    model.type = "gpt";
+    model.type = type;
     model.params = tandem::json::parse(model_json, "--model").root;
     inputs.model = model;
     inputs.micro_batch = 1;
@@ -72,7 +76,7 @@ int main(int argc, char** argv) {
     std::cout << logits.seq << " x " << logits.vocab << " logits written to " << out << "\n";
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "tandem-gpt2-logits: " << e.what() << "\n";
+    std::cerr << std::filesystem::path(argv[0]).filename().string() << ": " << e.what() << "\n";
     return 2;
   }
 }
