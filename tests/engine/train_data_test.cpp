@@ -52,6 +52,7 @@ std::vector<std::string> numerics(const std::filesystem::path& file) {
     json::Document d = json::parse(l);
     d.root.erase("tokens_per_s");
     d.root.erase("time_s");
+    d.root.erase("timestamp");
     out.push_back(json::to_string(d.root));
   }
   return out;

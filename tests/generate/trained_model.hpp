@@ -57,6 +57,7 @@ inline std::filesystem::path trained_checkpoint() {
       const std::vector<TokenBatch> batches{pattern_batch(4, 16, step), pattern_batch(4, 16, step + 3)};
       p.engine()->forward(batches);
       p.engine()->backward(LossSpec{&batches});
+      p.engine()->step();
     }
     const std::filesystem::path ckpt = root / "step-00000060";
     std::filesystem::create_directories(ckpt);
