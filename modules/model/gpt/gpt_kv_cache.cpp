@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "layer_lease.hpp"
+#include "tandem/compute/layer_lease.hpp"
 #include "tandem/compute/gelu.hpp"
 #include "tandem/compute/layernorm.hpp"
 #include "tandem/compute/matmul.hpp"
@@ -119,7 +119,7 @@ TensorView GptKvCache<T>::forward(compute::ParamAccess& access, const int32_t* t
   logits_.reserve(N * V);
 
   const std::vector<TensorView> emb_views = access.acquire(0);
-  LayerLease embed_lease(access, 0);
+  compute::LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = params_of(emb_views, 0);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T_new; ++t) {
@@ -131,7 +131,7 @@ TensorView GptKvCache<T>::forward(compute::ParamAccess& access, const int32_t* t
   for (int64_t i = 0; i < cfg_.n_layer; ++i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const std::vector<T*> p = params_of(views, l);
     compute::layernorm_forward(x_.data(), p[kLn1Weight], p[kLn1Bias], ln_.data(), mean_.data(), rstd_.data(), N, C);
     compute::linear_forward(ln_.data(), p[kAttnWeight], p[kAttnBias], qkv_.data(), N, C, 3 * C);
@@ -153,7 +153,7 @@ TensorView GptKvCache<T>::forward(compute::ParamAccess& access, const int32_t* t
   }
   const int lf = cfg_.final_layer();
   const std::vector<TensorView> fin_views = access.acquire(lf);
-  LayerLease final_lease(access, lf);
+  compute::LayerLease final_lease(access, lf);
   const std::vector<T*> fin = params_of(fin_views, lf);
   compute::layernorm_forward(x_.data(), fin[kLnfWeight], fin[kLnfBias], ln_.data(), mean_.data(), rstd_.data(), N, C);
   compute::matmul(ln_.data(), Trans::no, emb[kWte], Trans::yes, logits_.data(), N, V, C);  // tied head

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "layer_lease.hpp"
+#include "tandem/compute/layer_lease.hpp"
 #include "tandem/compute/attention.hpp"
 #include "tandem/compute/embedding.hpp"
 #include "tandem/compute/gelu.hpp"
@@ -112,14 +112,14 @@ TensorView GptModel<T>::forward(compute::ParamAccess& access, const int32_t* tok
   tokens_.assign(tokens, tokens + BT);
 
   const std::vector<TensorView> emb_views = access.acquire(0);
-  LayerLease embed_lease(access, 0);
+  compute::LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = checked(emb_views, 0, "parameter");
   compute::embedding_forward(tokens, emb[kWte], emb[kWpe], x_embed_.data(), B, Tn, C, V);
   const T* x = x_embed_.data();
   for (int64_t i = 0; i < L; ++i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const Layer a = layer(i);
     block_forward(a, x, checked(views, l, "parameter"));
     lease.release();
@@ -127,7 +127,7 @@ TensorView GptModel<T>::forward(compute::ParamAccess& access, const int32_t* tok
   }
   const int lf = cfg_.final_layer();
   const std::vector<TensorView> fin_views = access.acquire(lf);
-  LayerLease final_lease(access, lf);
+  compute::LayerLease final_lease(access, lf);
   const std::vector<T*> fin = checked(fin_views, lf, "parameter");
   compute::layernorm_forward(x, fin[kLnfWeight], fin[kLnfBias], lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), BT, C);
   compute::matmul(lnf_.data(), Trans::no, emb[kWte], Trans::yes, logits_.data(), BT, V, C);  // tied head
@@ -183,13 +183,13 @@ void GptModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   dfch_.reserve(BT * 4 * C);
 
   const std::vector<TensorView> emb_views = access.acquire(0);
-  LayerLease embed_lease(access, 0);
+  compute::LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = checked(emb_views, 0, "parameter");
   const std::vector<T*> demb = checked(access.acquire_grads(0), 0, "gradient");
   const int lf = cfg_.final_layer();
   {
     const std::vector<TensorView> fin_views = access.acquire(lf);
-    LayerLease final_lease(access, lf);
+    compute::LayerLease final_lease(access, lf);
     const std::vector<T*> fin = checked(fin_views, lf, "parameter");
     const std::vector<T*> dfin = checked(access.acquire_grads(lf), lf, "gradient");
     // Tied head: logits = lnf wte^T, so dlnf = dlogits wte and dwte += dlogits^T lnf.
@@ -204,7 +204,7 @@ void GptModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   for (int64_t i = L - 1; i >= 0; --i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const std::vector<T*> p = checked(views, l, "parameter");
     const std::vector<T*> g = checked(access.acquire_grads(l), l, "gradient");
     block_backward(layer(i), i == 0 ? x_embed_.data() : layer(i - 1).x_out, p, g);

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "hf_linear.hpp"
-#include "layer_lease.hpp"
+#include "tandem/compute/layer_lease.hpp"
 #include "tandem/compute/attention.hpp"
 #include "tandem/compute/gqa.hpp"
 #include "tandem/compute/matmul.hpp"
@@ -152,7 +152,7 @@ TensorView LlamaModel<T>::forward(compute::ParamAccess& access, const int32_t* t
 
   const bool tied = cfg_.tie_word_embeddings;
   const std::vector<TensorView> emb_views = access.acquire(0);
-  LayerLease embed_lease(access, 0);
+  compute::LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = checked(emb_views, 0, "parameter");
   for (int64_t i = 0; i < BT; ++i)
     std::memcpy(x_embed_.data() + i * C, emb[0] + static_cast<int64_t>(tokens[i]) * C,
@@ -162,7 +162,7 @@ TensorView LlamaModel<T>::forward(compute::ParamAccess& access, const int32_t* t
   for (int64_t i = 0; i < L; ++i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const Layer a = layer(i);
     block_forward(a, x, checked(views, l, "parameter"));
     lease.release();
@@ -170,7 +170,7 @@ TensorView LlamaModel<T>::forward(compute::ParamAccess& access, const int32_t* t
   }
   const int lf = cfg_.final_layer();
   const std::vector<TensorView> fin_views = access.acquire(lf);
-  LayerLease final_lease(access, lf);
+  compute::LayerLease final_lease(access, lf);
   const std::vector<T*> fin = checked(fin_views, lf, "parameter");
   head_forward(x, fin, tied ? emb[0] : fin[kLmHead]);
   final_lease.release();
@@ -248,7 +248,7 @@ void LlamaModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   const bool tied = cfg_.tie_word_embeddings;
   std::vector<TensorView> emb_views;
   std::vector<T*> emb, demb;
-  std::optional<LayerLease> embed_lease;
+  std::optional<compute::LayerLease> embed_lease;
   if (tied) {  // the head's gradient goes into embed_tokens' buffer: hold layer 0 from the start
     emb_views = access.acquire(0);
     embed_lease.emplace(access, 0);
@@ -258,7 +258,7 @@ void LlamaModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   const int lf = cfg_.final_layer();
   {
     const std::vector<TensorView> fin_views = access.acquire(lf);
-    LayerLease final_lease(access, lf);
+    compute::LayerLease final_lease(access, lf);
     const std::vector<T*> fin = checked(fin_views, lf, "parameter");
     const std::vector<T*> dfin = checked(access.acquire_grads(lf), lf, "gradient");
     head_backward(dlogits, fin, dfin, tied ? emb[0] : fin[kLmHead], tied ? demb[0] : dfin[kLmHead]);
@@ -268,7 +268,7 @@ void LlamaModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   for (int64_t i = L - 1; i >= 0; --i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const std::vector<T*> p = checked(views, l, "parameter");
     const std::vector<T*> g = checked(access.acquire_grads(l), l, "gradient");
     block_backward(layer(i), i == 0 ? x_embed_.data() : layer(i - 1).x_out, p, g);

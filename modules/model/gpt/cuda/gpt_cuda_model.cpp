@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gpt_params.hpp"
-#include "layer_lease.hpp"
+#include "tandem/compute/layer_lease.hpp"
 #include "tandem/cuda/attention.hpp"
 #include "tandem/cuda/convert.hpp"
 #include "tandem/cuda/gelu.hpp"
@@ -161,14 +161,14 @@ TensorView GptCudaModel<T>::forward(compute::ParamAccess& access, const int32_t*
   cuda::copy_async(tokens_.get(), host_tokens, static_cast<size_t>(BT) * sizeof(int32_t), stream_);
 
   const std::vector<TensorView> emb_views = access.acquire(0);
-  LayerLease embed_lease(access, 0);
+  compute::LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = params(emb_views, 0);
   cuda::embedding_forward(tokens_.get(), emb[kWte], emb[kWpe], x_embed_.get(), B, Tn, C, V, stream_);
   const float* x = x_embed_.get();
   for (int64_t i = 0; i < L; ++i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const Layer a = layer(i);
     block_forward(a, x, params(views, l));
     lease.release();
@@ -176,7 +176,7 @@ TensorView GptCudaModel<T>::forward(compute::ParamAccess& access, const int32_t*
   }
   const int lf = cfg_.final_layer();
   const std::vector<TensorView> fin_views = access.acquire(lf);
-  LayerLease final_lease(access, lf);
+  compute::LayerLease final_lease(access, lf);
   const std::vector<T*> fin = params(fin_views, lf);
   cuda::layernorm_forward(x, fin[kLnfWeight], fin[kLnfBias], lnf_.get(), lnf_mean_.get(), lnf_rstd_.get(), BT, C,
                           stream_);
@@ -239,13 +239,13 @@ void GptCudaModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   dfch_.reserve(BT * 4 * C);
 
   const std::vector<TensorView> emb_views = access.acquire(0);
-  LayerLease embed_lease(access, 0);
+  compute::LayerLease embed_lease(access, 0);
   const std::vector<T*> emb = params(emb_views, 0);
   const std::vector<float*> demb = grads(access.acquire_grads(0), 0);
   const int lf = cfg_.final_layer();
   {
     const std::vector<TensorView> fin_views = access.acquire(lf);
-    LayerLease final_lease(access, lf);
+    compute::LayerLease final_lease(access, lf);
     const std::vector<T*> fin = params(fin_views, lf);
     const std::vector<float*> dfin = grads(access.acquire_grads(lf), lf);
     // Tied head: logits = lnf wte^T, so dlnf = dlogits wte and dwte += dlogits^T lnf.
@@ -260,7 +260,7 @@ void GptCudaModel<T>::backward(compute::ParamAccess& access, const T* dlogits) {
   for (int64_t i = L - 1; i >= 0; --i) {
     const int l = cfg_.block_layer(i);
     const std::vector<TensorView> views = access.acquire(l);
-    LayerLease lease(access, l);
+    compute::LayerLease lease(access, l);
     const std::vector<T*> p = params(views, l);
     const std::vector<float*> g = grads(access.acquire_grads(l), l);
     block_backward(layer(i), i == 0 ? x_embed_.get() : layer(i - 1).x_out, p, g);

@@ -1,15 +1,15 @@
 // A layer acquired from a ParamAccess, released on every path: explicitly on success (so the
 // accessor's errors propagate), and quietly while an exception unwinds (the pass has failed anyway).
-// The CPU and the GPU model acquire their layers through it.
+// Every model module (gpt on the CPU and the GPU, llama) acquires its layers through it.
 #pragma once
 
 #include "tandem/compute/param_access.hpp"
 
-namespace tandem::gpt {
+namespace tandem::compute {
 
 class LayerLease {
  public:
-  LayerLease(compute::ParamAccess& access, int layer) : access_(access), layer_(layer) {}
+  LayerLease(ParamAccess& access, int layer) : access_(access), layer_(layer) {}
   LayerLease(const LayerLease&) = delete;
   LayerLease& operator=(const LayerLease&) = delete;
   ~LayerLease() {
@@ -26,9 +26,9 @@ class LayerLease {
   }
 
  private:
-  compute::ParamAccess& access_;
+  ParamAccess& access_;
   int layer_;
   bool held_ = true;
 };
 
-}  // namespace tandem::gpt
+}  // namespace tandem::compute
